@@ -1,0 +1,417 @@
+//! Client settings: the app identity, the four domain lists, timeouts,
+//! limits and TLS roots, each with its documented default.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use rustls::pki_types::CertificateDer;
+
+use crate::client::Client;
+use crate::error::{Error, ErrorKind, Result};
+use crate::policy::ApiKind;
+
+/// The longest any call may take, whatever its settings say.
+pub const MAX_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Number of worker threads serving the HTTP APIs together, as the
+/// mini-program runtime allows 10 concurrent requests.
+pub const WORKERS: usize = 10;
+
+/// The build of the mini program, which decides the version in the fixed
+/// `Referer` header.
+///
+/// ```
+/// use wxnet::EnvVersion;
+/// assert_eq!(EnvVersion::Develop.referer_version(), "0");
+/// assert_eq!(EnvVersion::Trial.referer_version(), "0");
+/// assert_eq!(EnvVersion::DevTools.referer_version(), "devtools");
+/// assert_eq!(EnvVersion::Release("1.2.0".into()).referer_version(), "1.2.0");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum EnvVersion {
+    /// A development build (`develop`): version `0`.
+    #[default]
+    Develop,
+    /// A trial build (`trial`): version `0`.
+    Trial,
+    /// The WeChat devtools: version `devtools`.
+    DevTools,
+    /// A released build with its version string.
+    Release(String),
+}
+
+impl EnvVersion {
+    /// The version part of `https://servicewechat.com/{appid}/{version}/page-frame.html`.
+    pub fn referer_version(&self) -> &str {
+        match self {
+            EnvVersion::Develop | EnvVersion::Trial => "0",
+            EnvVersion::DevTools => "devtools",
+            EnvVersion::Release(v) => v,
+        }
+    }
+}
+
+/// Default timeouts per API (`networkTimeout` in `app.json`). Each is
+/// capped at 60 s; a call's own `timeout` takes precedence.
+///
+/// ```
+/// use std::time::Duration;
+/// let t = wxnet::NetworkTimeout { request: Duration::from_secs(5), ..Default::default() };
+/// assert_eq!(t.request, Duration::from_secs(5));
+/// assert_eq!(t.download_file, Duration::from_secs(60));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NetworkTimeout {
+    /// For `request`. Defaults to 60 s.
+    pub request: Duration,
+    /// For `connect_socket` (the handshake). Defaults to 60 s.
+    pub connect_socket: Duration,
+    /// For `upload_file`. Defaults to 60 s.
+    pub upload_file: Duration,
+    /// For `download_file`. Defaults to 60 s.
+    pub download_file: Duration,
+}
+
+impl Default for NetworkTimeout {
+    fn default() -> Self {
+        NetworkTimeout {
+            request: MAX_TIMEOUT,
+            connect_socket: MAX_TIMEOUT,
+            upload_file: MAX_TIMEOUT,
+            download_file: MAX_TIMEOUT,
+        }
+    }
+}
+
+impl NetworkTimeout {
+    /// The timeout of `api`, capped at 60 s.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let t = wxnet::NetworkTimeout { request: Duration::from_secs(99), ..Default::default() };
+    /// assert_eq!(t.for_api(wxnet::ApiKind::Request), Duration::from_secs(60));
+    /// ```
+    pub fn for_api(&self, api: ApiKind) -> Duration {
+        let t = match api {
+            ApiKind::Request => self.request,
+            ApiKind::UploadFile => self.upload_file,
+            ApiKind::DownloadFile => self.download_file,
+            ApiKind::ConnectSocket => self.connect_socket,
+        };
+        t.min(MAX_TIMEOUT)
+    }
+}
+
+/// Builds a [`Client`]; every setter states its default.
+///
+/// ```
+/// let client = wxnet::Client::builder()
+///     .app_id("wx0123456789abcdef")
+///     .request_domains(["https://api.example.com"])
+///     .build()?;
+/// assert!(client.check_url(wxnet::ApiKind::Request, "https://api.example.com/x").is_ok());
+/// # Ok::<(), wxnet::Error>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct ClientBuilder {
+    pub(crate) app_id: String,
+    pub(crate) env_version: EnvVersion,
+    pub(crate) domains: [Vec<String>; 4],
+    pub(crate) network_timeout: NetworkTimeout,
+    pub(crate) resolve: Vec<(String, SocketAddr)>,
+    pub(crate) roots: Vec<CertificateDer<'static>>,
+    pub(crate) skip_domain_check: bool,
+    pub(crate) max_response_size: u64,
+    pub(crate) max_download_size: u64,
+    pub(crate) download_dir: Option<PathBuf>,
+    pub(crate) queue_capacity: usize,
+    pub(crate) max_message_size: usize,
+    pub(crate) user_agent: String,
+}
+
+impl Default for ClientBuilder {
+    fn default() -> Self {
+        ClientBuilder {
+            app_id: "touristappid".into(),
+            env_version: EnvVersion::Develop,
+            domains: Default::default(),
+            network_timeout: NetworkTimeout::default(),
+            resolve: Vec::new(),
+            roots: Vec::new(),
+            skip_domain_check: false,
+            max_response_size: 10 * 1024 * 1024,
+            max_download_size: 200 * 1024 * 1024,
+            download_dir: None,
+            queue_capacity: 1024,
+            max_message_size: 1024 * 1024,
+            user_agent: concat!("wxnet/", env!("CARGO_PKG_VERSION")).into(),
+        }
+    }
+}
+
+macro_rules! domain_setter {
+    ($(#[$doc:meta])* $name:ident, $api:expr) => {
+        $(#[$doc])*
+        pub fn $name<I, S>(mut self, origins: I) -> Self
+        where
+            I: IntoIterator<Item = S>,
+            S: Into<String>,
+        {
+            self.domains[$api as usize] = origins.into_iter().map(Into::into).collect();
+            self
+        }
+    };
+}
+
+impl ClientBuilder {
+    /// The AppID, used in the `Referer` header. Defaults to
+    /// `touristappid`, the mini-program tourist mode id.
+    ///
+    /// ```
+    /// let c = wxnet::Client::builder().app_id("wx0123456789abcdef").build().unwrap();
+    /// assert_eq!(c.referer(), "https://servicewechat.com/wx0123456789abcdef/0/page-frame.html");
+    /// ```
+    pub fn app_id(mut self, app_id: impl Into<String>) -> Self {
+        self.app_id = app_id.into();
+        self
+    }
+
+    /// Which build runs: decides the `Referer` version. Defaults to
+    /// [`EnvVersion::Develop`] (version `0`).
+    ///
+    /// ```
+    /// let c = wxnet::Client::builder()
+    ///     .env_version(wxnet::EnvVersion::Release("2.0.1".into()))
+    ///     .build().unwrap();
+    /// assert!(c.referer().ends_with("/2.0.1/page-frame.html"));
+    /// ```
+    pub fn env_version(mut self, v: EnvVersion) -> Self {
+        self.env_version = v;
+        self
+    }
+
+    domain_setter!(
+        /// The request domain list: origins `https://host[:port]`, at most
+        /// 20. Defaults to empty (no request is allowed).
+        ///
+        /// ```
+        /// let e = wxnet::Client::builder().request_domains(["http://a.com"]).build().unwrap_err();
+        /// assert_eq!(e.kind(), wxnet::ErrorKind::Config);
+        /// ```
+        request_domains,
+        ApiKind::Request
+    );
+    domain_setter!(
+        /// The uploadFile domain list: origins `https://host[:port]`, at
+        /// most 20. Defaults to empty.
+        ///
+        /// ```
+        /// let c = wxnet::Client::builder().upload_domains(["https://up.a.com"]).build().unwrap();
+        /// assert!(c.check_url(wxnet::ApiKind::UploadFile, "https://up.a.com/u").is_ok());
+        /// assert!(c.check_url(wxnet::ApiKind::Request, "https://up.a.com/u").is_err());
+        /// ```
+        upload_domains,
+        ApiKind::UploadFile
+    );
+    domain_setter!(
+        /// The downloadFile domain list: origins `https://host[:port]`, at
+        /// most 20. Defaults to empty.
+        ///
+        /// ```
+        /// let c = wxnet::Client::builder().download_domains(["https://dl.a.com"]).build().unwrap();
+        /// assert!(c.check_url(wxnet::ApiKind::DownloadFile, "https://dl.a.com/f").is_ok());
+        /// ```
+        download_domains,
+        ApiKind::DownloadFile
+    );
+    domain_setter!(
+        /// The socket domain list: origins `wss://host[:port]` (the port is
+        /// ignored when matching), at most 20. Defaults to empty.
+        ///
+        /// ```
+        /// let c = wxnet::Client::builder().socket_domains(["wss://ws.a.com"]).build().unwrap();
+        /// assert!(c.check_url(wxnet::ApiKind::ConnectSocket, "wss://ws.a.com:8443/chat").is_ok());
+        /// ```
+        socket_domains,
+        ApiKind::ConnectSocket
+    );
+
+    /// Per-API default timeouts (`networkTimeout`). Defaults to 60 s for
+    /// each; values above 60 s are capped.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let t = wxnet::NetworkTimeout { request: Duration::from_secs(3), ..Default::default() };
+    /// let c = wxnet::Client::builder().network_timeout(t).build().unwrap();
+    /// assert_eq!(c.network_timeout().request, Duration::from_secs(3));
+    /// ```
+    pub fn network_timeout(mut self, t: NetworkTimeout) -> Self {
+        self.network_timeout = t;
+        self
+    }
+
+    /// Connect to `addr` whenever a URL names `host` (like curl
+    /// `--resolve`, but for every port), while SNI, certificate checks and
+    /// the domain lists still use the name. Defaults to none: names are
+    /// looked up in DNS.
+    ///
+    /// ```
+    /// let c = wxnet::Client::builder()
+    ///     .request_domains(["https://api.example.com"])
+    ///     .resolve("api.example.com", "127.0.0.1:8443".parse().unwrap())
+    ///     .build().unwrap();
+    /// assert!(c.check_url(wxnet::ApiKind::Request, "https://api.example.com/").is_ok());
+    /// ```
+    pub fn resolve(mut self, host: &str, addr: SocketAddr) -> Self {
+        let host = host.trim_end_matches('.').to_ascii_lowercase();
+        self.resolve.retain(|(h, _)| *h != host);
+        self.resolve.push((host, addr));
+        self
+    }
+
+    /// Trust `cert` (PEM, possibly several certificates, or one DER
+    /// certificate) as a root in addition to webpki-roots. Defaults to
+    /// webpki-roots only.
+    ///
+    /// ```
+    /// let e = wxnet::Client::builder().add_root_certificate(b"junk").unwrap_err();
+    /// assert_eq!(e.kind(), wxnet::ErrorKind::Config);
+    /// ```
+    pub fn add_root_certificate(mut self, cert: impl AsRef<[u8]>) -> Result<Self> {
+        let certs = crate::tls::parse_certificates(cert.as_ref())?;
+        self.roots.extend(certs);
+        Ok(self)
+    }
+
+    /// The devtools option "不校验合法域名、TLS 版本及 HTTPS 证书": no domain
+    /// list, `http`/`ws`, IP addresses and `localhost` allowed, and
+    /// certificates **not verified**. Defaults to `false`; a client built
+    /// with it logs a warning. For development only.
+    ///
+    /// ```
+    /// let c = wxnet::Client::builder().skip_domain_check(true).build().unwrap();
+    /// assert!(c.check_url(wxnet::ApiKind::Request, "http://127.0.0.1:8080/").is_ok());
+    /// ```
+    pub fn skip_domain_check(mut self, skip: bool) -> Self {
+        self.skip_domain_check = skip;
+        self
+    }
+
+    /// Largest response body `request` keeps in memory; larger ones fail
+    /// with `exceed max size`. Bodies streamed with `enable_chunked` are
+    /// not limited. Defaults to 10 MiB.
+    ///
+    /// ```
+    /// let c = wxnet::Client::builder().max_response_size(1 << 20).build().unwrap();
+    /// assert_eq!(c.max_response_size(), 1 << 20);
+    /// ```
+    pub fn max_response_size(mut self, bytes: u64) -> Self {
+        self.max_response_size = bytes;
+        self
+    }
+
+    /// Largest file `download_file` writes; larger ones fail with errno
+    /// 603301 and leave no file. Defaults to 200 MiB.
+    ///
+    /// ```
+    /// let c = wxnet::Client::builder().max_download_size(1 << 30).build().unwrap();
+    /// assert_eq!(c.max_download_size(), 1 << 30);
+    /// ```
+    pub fn max_download_size(mut self, bytes: u64) -> Self {
+        self.max_download_size = bytes;
+        self
+    }
+
+    /// Directory for downloads without a `file_path`. Defaults to
+    /// `wxnet` under the system temporary directory.
+    ///
+    /// ```
+    /// let c = wxnet::Client::builder().download_dir("/var/tmp/dl").build().unwrap();
+    /// assert_eq!(c.download_dir(), std::path::Path::new("/var/tmp/dl"));
+    /// ```
+    pub fn download_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.download_dir = Some(dir.into());
+        self
+    }
+
+    /// How many calls may wait for a worker; one more fails at once with
+    /// `exceed max task count` (600007). Bounded so a burst cannot grow
+    /// memory without limit. Defaults to 1024; at least 1.
+    ///
+    /// ```
+    /// let e = wxnet::Client::builder().queue_capacity(0).build().unwrap_err();
+    /// assert_eq!(e.kind(), wxnet::ErrorKind::Config);
+    /// ```
+    pub fn queue_capacity(mut self, n: usize) -> Self {
+        self.queue_capacity = n;
+        self
+    }
+
+    /// Largest incoming WebSocket message. Defaults to 1 MiB, sized for
+    /// small devices (tungstenite's own default is 64 MiB).
+    ///
+    /// ```
+    /// let c = wxnet::Client::builder().max_message_size(64 * 1024).build().unwrap();
+    /// assert_eq!(c.max_message_size(), 64 * 1024);
+    /// ```
+    pub fn max_message_size(mut self, bytes: usize) -> Self {
+        self.max_message_size = bytes;
+        self
+    }
+
+    /// The `User-Agent` header, unless a call sets its own. Defaults to
+    /// `wxnet/<version>`.
+    ///
+    /// ```
+    /// let c = wxnet::Client::builder().user_agent("probe/1").build().unwrap();
+    /// assert_eq!(c.user_agent(), "probe/1");
+    /// ```
+    pub fn user_agent(mut self, ua: impl Into<String>) -> Self {
+        self.user_agent = ua.into();
+        self
+    }
+
+    /// Validate every setting and start the client (its 10 workers and
+    /// timer thread).
+    ///
+    /// Fails with [`ErrorKind::Config`] naming the entry and the rule for
+    /// a bad domain entry (another scheme, an IP address, `localhost`,
+    /// `api.weixin.qq.com`, a wildcard, a path, user info, more than 20
+    /// entries), a bad AppID or version, or a zero queue capacity.
+    ///
+    /// ```
+    /// let e = wxnet::Client::builder()
+    ///     .request_domains(["https://127.0.0.1"])
+    ///     .build()
+    ///     .unwrap_err();
+    /// assert_eq!(
+    ///     e.err_msg(),
+    ///     "ClientBuilder.build:fail request domain \"https://127.0.0.1\": IP addresses are not allowed"
+    /// );
+    /// ```
+    pub fn build(self) -> Result<Client> {
+        let bad = |d: &str| Error::with_reason("ClientBuilder.build", ErrorKind::Config, d);
+        if !is_token(&self.app_id) {
+            return Err(bad(&format!("app id \"{}\" is not a valid AppID", self.app_id)));
+        }
+        if !is_token(self.env_version.referer_version()) {
+            return Err(bad(&format!(
+                "version \"{}\" is not a valid version string",
+                self.env_version.referer_version()
+            )));
+        }
+        if self.queue_capacity == 0 {
+            return Err(bad("queue capacity must be at least 1"));
+        }
+        if ureq::http::HeaderValue::from_str(&self.user_agent).is_err() {
+            return Err(bad("user agent is not a valid header value"));
+        }
+        Client::from_builder(self)
+    }
+}
+
+/// Visible ASCII without `/`: safe inside the Referer path.
+fn is_token(s: &str) -> bool {
+    !s.is_empty() && s.bytes().all(|b| b.is_ascii_graphic() && b != b'/' && b != b'\\')
+}

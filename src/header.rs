@@ -1,0 +1,173 @@
+//! Response headers as the mini program sees them: one entry per name, in
+//! the order the server sent them, repeated headers joined with `", "`,
+//! looked up in any case.
+
+use std::fmt;
+
+/// Response headers: ordered, one entry per name, case-insensitive lookup.
+///
+/// Names are as the HTTP layer delivers them (lower case); repeated
+/// headers are joined with `", "` in arrival order, as `res.header` is in
+/// the mini program. The raw `Set-Cookie` values are also in the result's
+/// `cookies`.
+///
+/// ```
+/// let mut h = wxnet::Header::new();
+/// h.append("Content-Type", "text/plain");
+/// h.append("x-a", "1");
+/// h.append("X-A", "2");
+/// assert_eq!(h.get("content-type"), Some("text/plain"));
+/// assert_eq!(h.get("x-a"), Some("1, 2"));
+/// assert_eq!(h.len(), 2);
+/// ```
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct Header {
+    entries: Vec<(String, String)>,
+}
+
+impl Header {
+    /// An empty header map.
+    ///
+    /// ```
+    /// assert!(wxnet::Header::new().is_empty());
+    /// ```
+    pub fn new() -> Header {
+        Header::default()
+    }
+
+    /// Add a value; a name already present gets `", " + value` appended.
+    ///
+    /// ```
+    /// let mut h = wxnet::Header::new();
+    /// h.append("a", "1");
+    /// h.append("A", "2");
+    /// assert_eq!(h.get("a"), Some("1, 2"));
+    /// ```
+    pub fn append(&mut self, name: &str, value: &str) {
+        match self
+            .entries
+            .iter_mut()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+        {
+            Some((_, v)) => {
+                v.push_str(", ");
+                v.push_str(value);
+            }
+            None => self.entries.push((name.to_owned(), value.to_owned())),
+        }
+    }
+
+    /// The value of `name`, in any case.
+    ///
+    /// ```
+    /// let mut h = wxnet::Header::new();
+    /// h.append("ETag", "\"x\"");
+    /// assert_eq!(h.get("etag"), Some("\"x\""));
+    /// assert_eq!(h.get("missing"), None);
+    /// ```
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.entries
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// Whether `name` is present, in any case.
+    ///
+    /// ```
+    /// let mut h = wxnet::Header::new();
+    /// h.append("a", "1");
+    /// assert!(h.contains("A"));
+    /// ```
+    pub fn contains(&self, name: &str) -> bool {
+        self.get(name).is_some()
+    }
+
+    /// The entries in arrival order.
+    ///
+    /// ```
+    /// let mut h = wxnet::Header::new();
+    /// h.append("b", "1");
+    /// h.append("a", "2");
+    /// let names: Vec<&str> = h.iter().map(|(n, _)| n).collect();
+    /// assert_eq!(names, ["b", "a"]);
+    /// ```
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.entries.iter().map(|(n, v)| (n.as_str(), v.as_str()))
+    }
+
+    /// The number of distinct names.
+    ///
+    /// ```
+    /// assert_eq!(wxnet::Header::new().len(), 0);
+    /// ```
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Whether there are no headers.
+    ///
+    /// ```
+    /// assert!(wxnet::Header::new().is_empty());
+    /// ```
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// Build from an HTTP header map, keeping arrival order; values that
+    /// are not UTF-8 are decoded as Latin-1, as browsers do.
+    pub(crate) fn from_http(map: &ureq::http::HeaderMap) -> (Header, Vec<String>) {
+        let mut header = Header::new();
+        let mut cookies = Vec::new();
+        for (name, value) in map {
+            let value = header_value_text(value.as_bytes());
+            if name == ureq::http::header::SET_COOKIE {
+                cookies.push(value.clone());
+            }
+            header.append(name.as_str(), &value);
+        }
+        (header, cookies)
+    }
+}
+
+fn header_value_text(bytes: &[u8]) -> String {
+    match std::str::from_utf8(bytes) {
+        Ok(s) => s.to_owned(),
+        Err(_) => bytes.iter().map(|&b| b as char).collect(),
+    }
+}
+
+impl fmt::Debug for Header {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_map().entries(self.iter()).finish()
+    }
+}
+
+impl<'a> IntoIterator for &'a Header {
+    type Item = (&'a str, &'a str);
+    type IntoIter = Box<dyn Iterator<Item = (&'a str, &'a str)> + 'a>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        Box::new(self.iter())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ureq::http::{HeaderMap, HeaderValue};
+
+    #[test]
+    fn from_http_joins_repeats_and_collects_cookies() {
+        let mut map = HeaderMap::new();
+        map.append("set-cookie", HeaderValue::from_static("a=1"));
+        map.append("content-type", HeaderValue::from_static("text/plain"));
+        map.append("set-cookie", HeaderValue::from_static("b=2; Path=/"));
+        map.append("x-bin", HeaderValue::from_bytes(b"caf\xe9").unwrap());
+        let (h, cookies) = Header::from_http(&map);
+        assert_eq!(h.get("Set-Cookie"), Some("a=1, b=2; Path=/"));
+        assert_eq!(cookies, ["a=1", "b=2; Path=/"]);
+        assert_eq!(h.get("x-bin"), Some("café"));
+        assert_eq!(h.iter().next().unwrap().0, "set-cookie");
+    }
+}

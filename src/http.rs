@@ -1,0 +1,301 @@
+//! The HTTP exchange shared by `request`, `upload_file` and
+//! `download_file`: headers (fixed Referer, default content-type), the
+//! per-call ureq configuration (deadline, redirects), the one retry on a
+//! stale pooled connection, and the mapping of every failure to [`Error`].
+
+use std::io;
+use std::sync::atomic::Ordering;
+
+use ureq::Body;
+use ureq::http::{HeaderName, HeaderValue, Response};
+
+use crate::client::Engine;
+use crate::error::{Error, ErrorKind, Result};
+use crate::job::JobCtl;
+
+/// HTTP methods of `wx.request`.
+///
+/// ```
+/// assert_eq!(wxnet::Method::default(), wxnet::Method::Get);
+/// assert_eq!(wxnet::Method::Post.as_str(), "POST");
+/// assert_eq!("put".parse::<wxnet::Method>().unwrap(), wxnet::Method::Put);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum Method {
+    /// `OPTIONS`
+    Options,
+    /// `GET`, the default.
+    #[default]
+    Get,
+    /// `HEAD`
+    Head,
+    /// `POST`
+    Post,
+    /// `PUT`
+    Put,
+    /// `DELETE`
+    Delete,
+    /// `TRACE`
+    Trace,
+    /// `CONNECT`
+    Connect,
+}
+
+impl Method {
+    /// The method as sent on the wire.
+    ///
+    /// ```
+    /// assert_eq!(wxnet::Method::Options.as_str(), "OPTIONS");
+    /// ```
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Method::Options => "OPTIONS",
+            Method::Get => "GET",
+            Method::Head => "HEAD",
+            Method::Post => "POST",
+            Method::Put => "PUT",
+            Method::Delete => "DELETE",
+            Method::Trace => "TRACE",
+            Method::Connect => "CONNECT",
+        }
+    }
+
+    /// Whether repeating the request is harmless (RFC 9110 §9.2.2); only
+    /// these are retried after a stale keep-alive connection.
+    ///
+    /// ```
+    /// assert!(wxnet::Method::Put.is_idempotent());
+    /// assert!(!wxnet::Method::Post.is_idempotent());
+    /// ```
+    pub fn is_idempotent(self) -> bool {
+        !matches!(self, Method::Post | Method::Connect)
+    }
+}
+
+impl std::str::FromStr for Method {
+    type Err = Error;
+
+    fn from_str(s: &str) -> Result<Method> {
+        let all = [
+            Method::Options,
+            Method::Get,
+            Method::Head,
+            Method::Post,
+            Method::Put,
+            Method::Delete,
+            Method::Trace,
+            Method::Connect,
+        ];
+        all.into_iter()
+            .find(|m| m.as_str().eq_ignore_ascii_case(s))
+            .ok_or_else(|| Error::invalid_argument("request", &format!("unknown method {s:?}")))
+    }
+}
+
+impl std::fmt::Display for Method {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Headers a caller may not set: the fixed Referer, and the framing
+/// headers the HTTP layer computes (a wrong one would corrupt the stream).
+fn is_reserved(name: &str) -> bool {
+    ["referer", "content-length", "transfer-encoding", "host", "connection"]
+        .iter()
+        .any(|r| name.eq_ignore_ascii_case(r))
+}
+
+/// The headers of a call: the caller's (validated, reserved ones dropped),
+/// a default content-type if none is given, and the fixed Referer.
+pub(crate) fn build_headers(
+    api: &'static str,
+    engine: &Engine,
+    user: &[(String, String)],
+    default_content_type: Option<&str>,
+) -> Result<Vec<(String, String)>> {
+    let mut out = Vec::with_capacity(user.len() + 2);
+    for (name, value) in user {
+        if HeaderName::from_bytes(name.as_bytes()).is_err() {
+            return Err(Error::invalid_argument(
+                api,
+                &format!("header name {name:?} is not valid"),
+            ));
+        }
+        if HeaderValue::from_str(value).is_err() {
+            return Err(Error::invalid_argument(
+                api,
+                &format!("header {name:?} has a value that is not valid"),
+            ));
+        }
+        if !is_reserved(name) {
+            out.push((name.clone(), value.clone()));
+        }
+    }
+    if let Some(ct) = default_content_type {
+        if !out.iter().any(|(n, _)| n.eq_ignore_ascii_case("content-type")) {
+            out.push(("content-type".into(), ct.into()));
+        }
+    }
+    out.push(("referer".into(), engine.referer.clone()));
+    Ok(out)
+}
+
+/// The value of header `name` among `headers`, in any case.
+pub(crate) fn find_header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    headers
+        .iter()
+        .find(|(n, _)| n.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v.as_str())
+}
+
+/// One HTTP exchange to make.
+pub(crate) struct Exchange<'a> {
+    pub method: Method,
+    pub url: &'a str,
+    pub headers: &'a [(String, String)],
+    pub body: Option<&'a [u8]>,
+    pub manual_redirect: bool,
+}
+
+/// Redirects followed at most; the 16th fails.
+const MAX_REDIRECTS: u32 = 15;
+
+/// Send the request and receive the response head, within the call's
+/// deadline. An idempotent request that fails on a reused connection
+/// before any response byte is retried once on a fresh connection.
+pub(crate) fn send(engine: &Engine, ctl: &JobCtl, ex: &Exchange<'_>) -> Result<Response<Body>> {
+    let mut retried = false;
+    loop {
+        let left = ctl.remaining();
+        if left.is_zero() {
+            return Err(ctl.error(ErrorKind::Timeout));
+        }
+        match send_once(engine, ex, left) {
+            Ok(r) => {
+                ctl.fresh_only.store(false, Ordering::Relaxed);
+                return Ok(r);
+            }
+            Err(e) => {
+                if !retried && ex.method.is_idempotent() && is_stale_connection(ctl, &e) {
+                    log::debug!("retrying on a fresh connection after: {e}");
+                    retried = true;
+                    ctl.fresh_only.store(true, Ordering::Relaxed);
+                    continue;
+                }
+                ctl.fresh_only.store(false, Ordering::Relaxed);
+                return Err(map_error(ctl, e));
+            }
+        }
+    }
+}
+
+/// A failure that looks like a keep-alive connection the server (or a
+/// firewall) dropped while it sat idle.
+fn is_stale_connection(ctl: &JobCtl, e: &ureq::Error) -> bool {
+    if ctl.cancelled().is_some() || ctl.has_stash() || ctl.remaining().is_zero() {
+        return false;
+    }
+    let t = ctl.trace();
+    t.reused && t.response_start.is_none() && matches!(e, ureq::Error::Io(_))
+}
+
+fn send_once(
+    engine: &Engine,
+    ex: &Exchange<'_>,
+    left: std::time::Duration,
+) -> std::result::Result<Response<Body>, ureq::Error> {
+    let agent = &engine.agent;
+    let redirects = if ex.manual_redirect { 0 } else { MAX_REDIRECTS };
+    macro_rules! go {
+        ($builder:expr, $with_body:ident) => {{
+            let mut b = $builder;
+            for (k, v) in ex.headers {
+                b = b.header(k.as_str(), v.as_str());
+            }
+            let b = b
+                .config()
+                .timeout_global(Some(left))
+                .max_redirects(redirects)
+                .build();
+            go!(@send b, $with_body)
+        }};
+        (@send $b:ident, without) => {
+            match ex.body {
+                Some(body) => $b.force_send_body().send(body),
+                None => $b.call(),
+            }
+        };
+        (@send $b:ident, with) => {
+            $b.send(ex.body.unwrap_or_default())
+        };
+    }
+    match ex.method {
+        Method::Get => go!(agent.get(ex.url), without),
+        Method::Head => go!(agent.head(ex.url), without),
+        Method::Options => go!(agent.options(ex.url), without),
+        Method::Delete => go!(agent.delete(ex.url), without),
+        Method::Trace => go!(agent.trace(ex.url), without),
+        Method::Connect => go!(agent.connect(ex.url), without),
+        Method::Post => go!(agent.post(ex.url), with),
+        Method::Put => go!(agent.put(ex.url), with),
+    }
+}
+
+/// The [`Error`] for a ureq failure of the call `ctl`: a cancellation or a
+/// failure our connection layer recorded takes precedence over what ureq
+/// saw.
+pub(crate) fn map_error(ctl: &JobCtl, e: ureq::Error) -> Error {
+    if let Some(kind) = ctl.cancelled() {
+        return ctl.error(kind).source_from(e);
+    }
+    if let Some(stashed) = ctl.take_stash() {
+        return stashed;
+    }
+    let api = ctl.api_name();
+    let err = match &e {
+        ureq::Error::Timeout(_) => ctl.error(ErrorKind::Timeout),
+        _ if ctl.remaining().is_zero() => ctl.error(ErrorKind::Timeout),
+        ureq::Error::TooManyRedirects => ctl.error(ErrorKind::TooManyRedirects),
+        ureq::Error::BodyExceedsLimit(n) => {
+            Error::with_detail(api, ErrorKind::ResponseTooLarge, &format!("{n} bytes"))
+        }
+        ureq::Error::Io(io) => return network_error(api, io.kind()).source_from(e),
+        ureq::Error::HostNotFound => Error::with_reason(api, ErrorKind::Network, "dns lookup failed"),
+        ureq::Error::Protocol(_)
+        | ureq::Error::LargeResponseHeader(..)
+        | ureq::Error::BadUri(_)
+        | ureq::Error::Http(_)
+        | ureq::Error::RedirectFailed => {
+            Error::with_reason(api, ErrorKind::Network, "invalid response")
+        }
+        _ => ctl.error(ErrorKind::Network),
+    };
+    err.source_from(e)
+}
+
+/// The [`Error`] for an io failure while reading a body.
+pub(crate) fn map_io(ctl: &JobCtl, e: io::Error) -> Error {
+    if !e.get_ref().is_some_and(|inner| inner.is::<ureq::Error>()) {
+        return map_error(ctl, ureq::Error::Io(e));
+    }
+    let kind = e.kind();
+    match e.into_inner().map(|inner| inner.downcast::<ureq::Error>()) {
+        Some(Ok(inner)) => map_error(ctl, *inner),
+        Some(Err(other)) => map_error(ctl, ureq::Error::Io(io::Error::new(kind, other))),
+        None => map_error(ctl, ureq::Error::Io(kind.into())),
+    }
+}
+
+fn network_error(api: &'static str, kind: io::ErrorKind) -> Error {
+    use io::ErrorKind as K;
+    let reason = match kind {
+        K::ConnectionRefused => "connection refused",
+        K::ConnectionReset | K::ConnectionAborted | K::BrokenPipe => "connection reset",
+        K::UnexpectedEof => "connection closed",
+        K::NotFound => "dns lookup failed",
+        K::HostUnreachable | K::NetworkUnreachable | K::NetworkDown => "network unreachable",
+        _ => "network error",
+    };
+    Error::with_reason(api, ErrorKind::Network, reason)
+}

@@ -1,0 +1,103 @@
+//! # wxnet
+//!
+//! The WeChat Mini Program network API — `request`, `uploadFile`,
+//! `downloadFile`, `connectSocket` — as a small, **blocking** Rust library
+//! (no async runtime) for devices, edge boxes and scripts, with the rules
+//! the mini-program runtime enforces:
+//!
+//! - a domain list per API, `https`/`wss` only, no IP addresses or
+//!   `localhost`, and the port rule (an entry without a port matches only
+//!   URLs without one);
+//! - TLS 1.2 or 1.3 through rustls with verified certificates
+//!   (webpki-roots plus the roots you add);
+//! - the fixed `Referer: https://servicewechat.com/{appid}/{version}/page-frame.html`;
+//! - one deadline per call, at most 60 s, counted from the call;
+//! - 10 HTTP calls at once, more are queued (a full queue fails with
+//!   errno 600007);
+//! - any HTTP status is a success; text is converted to UTF-8 without
+//!   loss, BOM stripped;
+//! - background interruption after 5 s; every call ends in exactly one
+//!   success-or-fail and one complete.
+//!
+//! ```no_run
+//! use std::time::Duration;
+//! use wxnet::{Client, RequestOptions, Method, ResponseData};
+//!
+//! let client = Client::builder()
+//!     .app_id("wx0123456789abcdef")
+//!     .env_version(wxnet::EnvVersion::Release("1.2.0".into()))
+//!     .request_domains(["https://api.example.com"])
+//!     .build()?;
+//!
+//! // The script way: block for the result.
+//! let res = client
+//!     .request(RequestOptions::new("https://api.example.com/login")
+//!         .method(Method::Post)
+//!         .data(serde_json::json!({"code": "abc"}))
+//!         .timeout(Duration::from_secs(5)))
+//!     .wait()?;
+//! if let ResponseData::Json(v) = &res.data {
+//!     println!("{} {}", res.status_code, v["token"]);
+//! }
+//!
+//! // The mini-program way: callbacks, run on a worker thread.
+//! client.request(RequestOptions::new("https://api.example.com/ping")
+//!     .success(|r| println!("status {}", r.status_code))
+//!     .fail(|e| eprintln!("{}", e.err_msg()))
+//!     .complete(|| println!("done")));
+//! # Ok::<(), wxnet::Error>(())
+//! ```
+//!
+//! Errors carry the mini-program `errMsg` and `errno`:
+//!
+//! ```
+//! let client = wxnet::Client::builder().request_domains(["https://api.example.com"]).build()?;
+//! let err = client.request(wxnet::RequestOptions::new("https://evil.example.net/")).wait().unwrap_err();
+//! assert_eq!(err.err_msg(), "request:fail url not in domain list");
+//! assert_eq!(err.errno(), 600002);
+//! # Ok::<(), wxnet::Error>(())
+//! ```
+//!
+//! ## Known differences from the mini-program runtime
+//!
+//! - HTTP/1.1 only: `enable_http2` / `enable_quic` are not offered.
+//! - No HttpDNS, no LAN-IP exception.
+//! - TLS 1.0/1.1 servers, and TLS 1.2 servers without ECDHE + AEAD
+//!   suites, cannot be reached (rustls): stricter than some phones, and
+//!   exactly what the docs require.
+//! - errMsg reasons are one fixed English table, not the platform's
+//!   localised text.
+//! - Response header names are lower case (as the HTTP layer delivers
+//!   them); lookups ignore case.
+
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+#![deny(rustdoc::broken_intra_doc_links)]
+
+mod charset;
+mod client;
+mod config;
+mod data;
+mod error;
+mod header;
+mod http;
+mod job;
+mod policy;
+mod pool;
+mod profile;
+mod request;
+mod tls;
+mod transport;
+
+pub use client::Client;
+pub use config::{ClientBuilder, EnvVersion, MAX_TIMEOUT, NetworkTimeout, WORKERS};
+pub use data::RequestData;
+pub use error::{Error, ErrorKind, Result};
+pub use header::Header;
+pub use http::Method;
+pub use policy::ApiKind;
+pub use profile::Profile;
+pub use request::{
+    DataType, HeadersReceived, Redirect, RequestOptions, RequestSuccess, RequestTask,
+    ResponseData, ResponseType,
+};

@@ -1,0 +1,304 @@
+//! The domain and URL policy (网络使用说明), shared by every API and checked
+//! again on every redirect hop.
+//!
+//! A URL passes when its scheme is the API's (`https`, or `wss` for sockets),
+//! its host is a DNS name (not an IP address in any notation, not
+//! `localhost`, not `api.weixin.qq.com`) and its origin is in the API's
+//! domain list under the port rule: an entry without a port matches only
+//! URLs without a port, an entry with a port only that port, and sockets
+//! ignore ports.
+
+use std::fmt;
+
+use url::{Host, Url};
+
+use crate::error::{Error, ErrorKind};
+
+/// The four API kinds, each with its own domain list.
+///
+/// ```
+/// assert_eq!(wxnet::ApiKind::UploadFile.wx_name(), "uploadFile");
+/// assert_eq!(wxnet::ApiKind::ConnectSocket.scheme(), "wss");
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ApiKind {
+    /// `wx.request`, checked against the request domain list.
+    Request,
+    /// `wx.uploadFile`, checked against the uploadFile domain list.
+    UploadFile,
+    /// `wx.downloadFile`, checked against the downloadFile domain list.
+    DownloadFile,
+    /// `wx.connectSocket`, checked against the socket domain list.
+    ConnectSocket,
+}
+
+impl ApiKind {
+    pub(crate) const ALL: [ApiKind; 4] = [
+        ApiKind::Request,
+        ApiKind::UploadFile,
+        ApiKind::DownloadFile,
+        ApiKind::ConnectSocket,
+    ];
+
+    /// The wx name used in errMsg: `request`, `uploadFile`, `downloadFile`,
+    /// `connectSocket`.
+    ///
+    /// ```
+    /// assert_eq!(wxnet::ApiKind::Request.wx_name(), "request");
+    /// ```
+    pub fn wx_name(self) -> &'static str {
+        match self {
+            ApiKind::Request => "request",
+            ApiKind::UploadFile => "uploadFile",
+            ApiKind::DownloadFile => "downloadFile",
+            ApiKind::ConnectSocket => "connectSocket",
+        }
+    }
+
+    /// The only scheme this API accepts outside `skip_domain_check` mode.
+    ///
+    /// ```
+    /// assert_eq!(wxnet::ApiKind::DownloadFile.scheme(), "https");
+    /// ```
+    pub fn scheme(self) -> &'static str {
+        match self {
+            ApiKind::ConnectSocket => "wss",
+            _ => "https",
+        }
+    }
+
+    fn insecure_scheme(self) -> &'static str {
+        match self {
+            ApiKind::ConnectSocket => "ws",
+            _ => "http",
+        }
+    }
+
+    fn index(self) -> usize {
+        self as usize
+    }
+
+    fn list_name(self) -> &'static str {
+        match self {
+            ApiKind::Request => "request",
+            ApiKind::UploadFile => "uploadFile",
+            ApiKind::DownloadFile => "downloadFile",
+            ApiKind::ConnectSocket => "socket",
+        }
+    }
+}
+
+impl fmt::Display for ApiKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.wx_name())
+    }
+}
+
+/// At most this many entries per domain list, as in the mp backend.
+pub(crate) const MAX_DOMAINS: usize = 20;
+
+/// The one host no mini program may call directly.
+const WEIXIN_API_HOST: &str = "api.weixin.qq.com";
+
+/// One allowed origin: lower-case host without a trailing dot, and the
+/// port written in the entry, if any.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Origin {
+    host: String,
+    port: Option<u16>,
+}
+
+/// A URL that passed the policy, with what the connection layer needs.
+#[derive(Debug, Clone)]
+pub(crate) struct Target {
+    /// The normalised URL (default port dropped, fragment kept).
+    pub url: Url,
+    /// Lower-case host without a trailing dot; for IPv6 without brackets.
+    pub host: String,
+    /// The port to connect to (the scheme default when none is written).
+    pub port: u16,
+}
+
+/// The domain lists of one client and whether checks are skipped.
+#[derive(Debug, Clone)]
+pub(crate) struct Policy {
+    lists: [Vec<Origin>; 4],
+    skip: bool,
+}
+
+impl Policy {
+    /// Validate every entry of the four lists (in [`ApiKind::ALL`] order).
+    pub(crate) fn new(lists: [&[String]; 4], skip: bool) -> Result<Policy, Error> {
+        let mut out: [Vec<Origin>; 4] = Default::default();
+        for api in ApiKind::ALL {
+            let entries = lists[api.index()];
+            if entries.len() > MAX_DOMAINS {
+                return Err(config_error(&format!(
+                    "{} domain list has {} entries, at most {MAX_DOMAINS} are allowed",
+                    api.list_name(),
+                    entries.len()
+                )));
+            }
+            for entry in entries {
+                let origin = parse_entry(api, entry).map_err(|rule| {
+                    config_error(&format!(
+                        "{} domain \"{entry}\": {rule}",
+                        api.list_name()
+                    ))
+                })?;
+                if !out[api.index()].contains(&origin) {
+                    out[api.index()].push(origin);
+                }
+            }
+        }
+        Ok(Policy { lists: out, skip })
+    }
+
+    /// Check `raw` for `api`; `Ok` means no rule forbids a connection to it.
+    pub(crate) fn check(&self, api: ApiKind, raw: &str) -> Result<Target, Error> {
+        let name = api.wx_name();
+        let invalid = || Error::invalid_url(name, raw);
+        if raw.is_empty() || raw.bytes().any(|b| b <= b' ' || b == 0x7f) {
+            return Err(invalid());
+        }
+        let url = Url::parse(raw).map_err(|e| invalid().source_from(e))?;
+        let scheme = url.scheme();
+        let secure = scheme == api.scheme();
+        if !(secure || (self.skip && scheme == api.insecure_scheme())) {
+            return Err(invalid());
+        }
+        if !url.username().is_empty() || url.password().is_some() {
+            return Err(invalid());
+        }
+        let Some(port) = url.port_or_known_default() else {
+            return Err(invalid());
+        };
+        let explicit_port = explicit_port(raw).map_err(|_| invalid())?;
+        let denied = || Error::new(name, ErrorKind::DomainNotAllowed);
+        let host = match url.host() {
+            Some(Host::Domain(d)) => normalise_host(d),
+            Some(Host::Ipv4(ip)) if self.skip => ip.to_string(),
+            Some(Host::Ipv6(ip)) if self.skip => ip.to_string(),
+            Some(Host::Ipv4(_) | Host::Ipv6(_)) => return Err(denied()),
+            None => return Err(invalid()),
+        };
+        if host.is_empty() {
+            return Err(invalid());
+        }
+        if host == WEIXIN_API_HOST {
+            return Err(denied());
+        }
+        if !self.skip {
+            if is_localhost(&host) {
+                return Err(denied());
+            }
+            let allowed = self.lists[api.index()].iter().any(|o| {
+                o.host == host && (api == ApiKind::ConnectSocket || o.port == explicit_port)
+            });
+            if !allowed {
+                return Err(denied());
+            }
+        }
+        Ok(Target { url, host, port })
+    }
+}
+
+fn config_error(detail: &str) -> Error {
+    Error::with_reason("ClientBuilder.build", ErrorKind::Config, detail)
+}
+
+fn normalise_host(domain: &str) -> String {
+    domain.trim_end_matches('.').to_ascii_lowercase()
+}
+
+fn is_localhost(host: &str) -> bool {
+    host == "localhost" || host.ends_with(".localhost")
+}
+
+/// The authority of `raw` as written, and what follows it.
+///
+/// The URL parser drops a default port (`:443`), but the port rule needs
+/// to know whether one was written, so the authority is read from the
+/// original text (special schemes allow `\` for `/` and any number of
+/// slashes, as the parser does).
+fn split_authority(raw: &str) -> Option<(&str, &str)> {
+    let colon = raw.find(':')?;
+    let rest = raw[colon + 1..].trim_start_matches(['/', '\\']);
+    let end = rest.find(['/', '\\', '?', '#']).unwrap_or(rest.len());
+    Some((&rest[..end], &rest[end..]))
+}
+
+/// The port written in `raw`, `None` if none (or an empty one) is written.
+fn explicit_port(raw: &str) -> Result<Option<u16>, ()> {
+    let (authority, _) = split_authority(raw).ok_or(())?;
+    let host_port = authority.rsplit('@').next().unwrap_or(authority);
+    let port = if let Some(after_bracket) = host_port.strip_prefix('[') {
+        match after_bracket.split_once(']') {
+            Some((_, tail)) => tail.strip_prefix(':'),
+            None => return Err(()),
+        }
+    } else {
+        host_port.rsplit_once(':').map(|(_, p)| p)
+    };
+    match port {
+        None | Some("") => Ok(None),
+        Some(p) => p.parse::<u16>().map(Some).map_err(|_| ()),
+    }
+}
+
+/// Parse one domain-list entry; `Err` names the rule it breaks.
+fn parse_entry(api: ApiKind, entry: &str) -> Result<Origin, String> {
+    let want = api.scheme();
+    if entry.bytes().any(|b| b <= b' ' || b == 0x7f) {
+        return Err("contains white space or a control character".into());
+    }
+    if entry.contains('*') {
+        return Err("wildcards are not allowed".into());
+    }
+    let url = Url::parse(entry).map_err(|e| format!("not a valid origin ({e})"))?;
+    if url.scheme() != want {
+        return Err(format!("the scheme must be {want}://"));
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err("user names and passwords are not allowed".into());
+    }
+    let (_, tail) = split_authority(entry).ok_or("not a valid origin")?;
+    if !(tail.is_empty() || tail == "/") {
+        return Err("must be an origin without path, query or fragment".into());
+    }
+    let host = match url.host() {
+        Some(Host::Domain(d)) => normalise_host(d),
+        Some(Host::Ipv4(_) | Host::Ipv6(_)) => {
+            return Err("IP addresses are not allowed".into());
+        }
+        None => return Err("has no host".into()),
+    };
+    if host.is_empty() {
+        return Err("has no host".into());
+    }
+    if is_localhost(&host) {
+        return Err("localhost is not allowed".into());
+    }
+    if host == WEIXIN_API_HOST {
+        return Err(format!("{WEIXIN_API_HOST} cannot be called from a mini program"));
+    }
+    let port = explicit_port(entry).map_err(|_| "has an invalid port".to_string())?;
+    Ok(Origin { host, port })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn explicit_port_is_read_from_the_text() {
+        assert_eq!(explicit_port("https://a.com/x"), Ok(None));
+        assert_eq!(explicit_port("https://a.com:443/x"), Ok(Some(443)));
+        assert_eq!(explicit_port("https://u:p@a.com:8/x"), Ok(Some(8)));
+        assert_eq!(explicit_port("https://[::1]:9/"), Ok(Some(9)));
+        assert_eq!(explicit_port("https://[::1]/"), Ok(None));
+        assert_eq!(explicit_port("https:\\\\a.com:7\\x"), Ok(Some(7)));
+        assert_eq!(explicit_port("https://a.com:/"), Ok(None));
+        assert_eq!(explicit_port("https://a.com:99999/"), Err(()));
+    }
+}

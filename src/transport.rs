@@ -1,0 +1,527 @@
+//! The connection layer under ureq: a resolver that applies the policy to
+//! every hop (ureq calls it for each redirect, before it looks in its
+//! pool) and a connector that opens TCP + rustls itself, so that an abort
+//! can shut the socket down in any phase, the deadline bounds DNS, connect
+//! and handshake, and timings and peer facts are recorded for the profile.
+
+use std::collections::HashMap;
+use std::io::{self, Read, Write};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpStream, ToSocketAddrs};
+use std::sync::mpsc::{self, RecvTimeoutError};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use rustls::pki_types::ServerName;
+use rustls::{ClientConfig, ClientConnection};
+use ureq::config::Config;
+use ureq::http::Uri;
+use ureq::unversioned::resolver::{ResolvedSocketAddrs, Resolver};
+use ureq::unversioned::transport::{
+    Buffers, ConnectionDetails, Connector, LazyBuffers, NextTimeout, Transport,
+};
+
+use crate::error::{Error, ErrorKind};
+use crate::job::{self, JobCtl};
+use crate::policy::{ApiKind, Policy};
+
+/// Host names mapped to fixed addresses (`ClientBuilder::resolve`).
+pub(crate) type ResolveMap = HashMap<String, SocketAddr>;
+
+/// A stand-in address meaning "not looked up yet": the name is resolved by
+/// the connector only when a new connection is needed, so requests on a
+/// pooled connection cost no DNS query.
+const UNRESOLVED: IpAddr = IpAddr::V4(Ipv4Addr::UNSPECIFIED);
+
+/// Stack for the short-lived thread that runs DNS + connect so the worker
+/// can be woken by an abort (neither can be interrupted in std).
+const CONNECT_STACK: usize = 128 * 1024;
+
+/// The error ureq sees when our layer has stashed the precise one.
+fn stashed() -> ureq::Error {
+    ureq::Error::Io(io::Error::other("wxnet: see stashed error"))
+}
+
+/// The error reported when I/O stops because the call was cancelled. Not
+/// `Interrupted` (std and rustls retry that forever), not a reset or EOF
+/// (ureq could take those for the end of a close-delimited body).
+fn cancelled_io() -> io::Error {
+    io::Error::other("wxnet: call cancelled")
+}
+
+/// Applies the policy to every hop and maps names given to `resolve`.
+#[derive(Debug)]
+pub(crate) struct PolicyResolver {
+    pub policy: Arc<Policy>,
+    pub map: Arc<ResolveMap>,
+}
+
+impl Resolver for PolicyResolver {
+    fn resolve(
+        &self,
+        uri: &Uri,
+        _config: &Config,
+        _timeout: NextTimeout,
+    ) -> Result<ResolvedSocketAddrs, ureq::Error> {
+        let ctl = job::current();
+        let api = ctl.as_ref().map_or(ApiKind::Request, |c| c.api);
+        if let Some(ctl) = &ctl {
+            ctl.trace().start_hop();
+        }
+        let target = match self.policy.check(api, &uri.to_string()) {
+            Ok(t) => t,
+            Err(e) => {
+                if let Some(ctl) = &ctl {
+                    ctl.stash(e);
+                }
+                return Err(stashed());
+            }
+        };
+        let mut out = self.empty();
+        let addr = match self.map.get(&target.host) {
+            Some(mapped) => *mapped,
+            None => match target.host.parse::<IpAddr>() {
+                Ok(ip) => SocketAddr::new(ip, target.port),
+                Err(_) => SocketAddr::new(UNRESOLVED, target.port),
+            },
+        };
+        out.push(addr);
+        Ok(out)
+    }
+}
+
+/// Opens TCP (with DNS when needed) and rustls for ureq, as one transport
+/// with one set of buffers.
+#[derive(Debug)]
+pub(crate) struct WxConnector {
+    pub tls: Arc<ClientConfig>,
+    pub allow_plain: bool,
+}
+
+impl Connector<()> for WxConnector {
+    type Out = WxTransport;
+
+    fn connect(
+        &self,
+        details: &ConnectionDetails,
+        _chained: Option<()>,
+    ) -> Result<Option<WxTransport>, ureq::Error> {
+        let ctl = job::current();
+        let ctl = ctl.as_deref();
+        let api_name = ctl.map_or("request", |c| c.api_name());
+        if !details.needs_tls() && !self.allow_plain {
+            if let Some(c) = ctl {
+                c.stash(Error::invalid_url(api_name, &details.uri.to_string()));
+            }
+            return Err(stashed());
+        }
+        let deadline = deadline_of(ctl, &details.timeout);
+        let host = bare_host(details.uri);
+        let addr = details.addrs.first().copied().ok_or(ureq::Error::HostNotFound)?;
+        if let Some(c) = ctl {
+            c.trace().reused = false;
+        }
+
+        let stream = connect_tcp(ctl, &host, addr, deadline)?;
+        let _ = stream.set_nodelay(true);
+        let stream = Arc::new(stream);
+        if let Some(c) = ctl {
+            c.trace().peer = stream.peer_addr().ok();
+            c.bind_socket(stream.clone());
+            if c.cancelled().is_some() {
+                return Err(ureq::Error::Io(cancelled_io()));
+            }
+        }
+        let tls = if details.needs_tls() {
+            Some(Box::new(handshake(ctl, &self.tls, &host, &stream, deadline)?))
+        } else {
+            None
+        };
+        let config = details.config;
+        Ok(Some(WxTransport {
+            stream,
+            tls,
+            buffers: LazyBuffers::new(config.input_buffer_size(), config.output_buffer_size()),
+            bound: ctl.map_or(0, |c| c.id),
+        }))
+    }
+}
+
+/// The host of `uri` as DNS and SNI want it: no brackets, no trailing dot.
+fn bare_host(uri: &Uri) -> String {
+    let h = uri.host().unwrap_or_default();
+    let h = h.strip_prefix('[').and_then(|h| h.strip_suffix(']')).unwrap_or(h);
+    h.trim_end_matches('.').to_owned()
+}
+
+/// The earlier of ureq's budget and the call's own deadline.
+fn deadline_of(ctl: Option<&JobCtl>, timeout: &NextTimeout) -> Instant {
+    let now = Instant::now();
+    let ureq_deadline = match timeout.after {
+        ureq::unversioned::transport::time::Duration::Exact(d) => now + d,
+        ureq::unversioned::transport::time::Duration::NotHappening => {
+            now + Duration::from_secs(60)
+        }
+    };
+    match ctl {
+        Some(c) => c.deadline.min(ureq_deadline),
+        None => ureq_deadline,
+    }
+}
+
+fn timed_out() -> ureq::Error {
+    ureq::Error::Timeout(ureq::Timeout::Global)
+}
+
+/// DNS (if the resolver left the name unresolved) and TCP connect, on a
+/// helper thread so that an abort wakes the worker at once.
+fn connect_tcp(
+    ctl: Option<&JobCtl>,
+    host: &str,
+    addr: SocketAddr,
+    deadline: Instant,
+) -> Result<TcpStream, ureq::Error> {
+    let trace_ctl = job::current();
+    let host = host.to_owned();
+    let run = move || dns_and_connect(trace_ctl.as_deref(), &host, addr, deadline);
+    let Some(ctl) = ctl else {
+        return run().map_err(ureq::Error::Io);
+    };
+    // `None` on the channel is the abort waking the wait.
+    let (tx, rx) = mpsc::sync_channel::<Option<io::Result<TcpStream>>>(2);
+    let wake = tx.clone();
+    ctl.set_waker(Some(Box::new(move || {
+        let _ = wake.try_send(None);
+    })));
+    let helper = std::thread::Builder::new()
+        .name("wxnet-connect".into())
+        .stack_size(CONNECT_STACK)
+        .spawn(move || {
+            let _ = tx.send(Some(run()));
+        });
+    let result = match helper {
+        Err(e) => Err(ureq::Error::Io(e)),
+        Ok(_) => loop {
+            if ctl.cancelled().is_some() {
+                break Err(ureq::Error::Io(cancelled_io()));
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            match rx.recv_timeout(left) {
+                Ok(Some(r)) => break r.map_err(ureq::Error::Io),
+                Ok(None) => continue,
+                Err(RecvTimeoutError::Timeout) => break Err(timed_out()),
+                Err(RecvTimeoutError::Disconnected) => {
+                    break Err(ureq::Error::Io(io::Error::other("connect thread ended")));
+                }
+            }
+        },
+    };
+    ctl.set_waker(None);
+    result
+}
+
+fn dns_and_connect(
+    ctl: Option<&JobCtl>,
+    host: &str,
+    addr: SocketAddr,
+    deadline: Instant,
+) -> io::Result<TcpStream> {
+    let addrs: Vec<SocketAddr> = if addr.ip() == UNRESOLVED {
+        if let Some(c) = ctl {
+            c.trace().dns_start = Some(Instant::now());
+        }
+        let found = (host, addr.port()).to_socket_addrs().map_err(|e| {
+            io::Error::new(
+                io::ErrorKind::NotFound,
+                format!("dns lookup of {host} failed: {e}"),
+            )
+        })?;
+        if let Some(c) = ctl {
+            c.trace().dns_end = Some(Instant::now());
+        }
+        found.collect()
+    } else {
+        vec![addr]
+    };
+    if let Some(c) = ctl {
+        c.trace().connect_start = Some(Instant::now());
+    }
+    let mut last = io::Error::new(io::ErrorKind::NotFound, format!("no address for {host}"));
+    for (i, a) in addrs.iter().enumerate() {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(io::ErrorKind::TimedOut.into());
+        }
+        // Later addresses get what is left; the first gets at most half of
+        // it when there are others to try.
+        let budget = if i + 1 < addrs.len() { left / 2 } else { left };
+        match TcpStream::connect_timeout(a, budget.max(Duration::from_millis(10))) {
+            Ok(s) => {
+                if let Some(c) = ctl {
+                    c.trace().connect_end = Some(Instant::now());
+                }
+                return Ok(s);
+            }
+            Err(e) => last = e,
+        }
+    }
+    Err(last)
+}
+
+/// Run the rustls handshake on the worker (abortable: the socket is
+/// already bound to the call).
+fn handshake(
+    ctl: Option<&JobCtl>,
+    config: &Arc<ClientConfig>,
+    host: &str,
+    stream: &TcpStream,
+    deadline: Instant,
+) -> Result<ClientConnection, ureq::Error> {
+    let api = ctl.map_or("request", |c| c.api_name());
+    let tls_fail = |e: Error| {
+        if let Some(c) = ctl {
+            c.stash(e);
+        }
+        stashed()
+    };
+    let name = ServerName::try_from(host.to_owned()).map_err(|e| {
+        tls_fail(Error::new(api, ErrorKind::Tls).source_from(e))
+    })?;
+    let mut conn = ClientConnection::new(config.clone(), name)
+        .map_err(|e| tls_fail(Error::new(api, ErrorKind::Tls).source_from(e)))?;
+    if let Some(c) = ctl {
+        c.trace().tls_start = Some(Instant::now());
+    }
+    let mut io = SockIo { s: stream, ctl };
+    while conn.is_handshaking() {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(timed_out());
+        }
+        let _ = stream.set_read_timeout(Some(left));
+        let _ = stream.set_write_timeout(Some(left));
+        if let Err(e) = conn.complete_io(&mut io) {
+            if ctl.is_some_and(|c| c.cancelled().is_some()) {
+                return Err(ureq::Error::Io(cancelled_io()));
+            }
+            if is_timeout(&e) {
+                return Err(timed_out());
+            }
+            return Err(tls_fail(Error::new(api, ErrorKind::Tls).source_from(e)));
+        }
+    }
+    if let Some(c) = ctl {
+        c.trace().tls_end = Some(Instant::now());
+    }
+    Ok(conn)
+}
+
+fn is_timeout(e: &io::Error) -> bool {
+    matches!(e.kind(), io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock)
+}
+
+/// Socket I/O on behalf of the current call: refuses to start once the
+/// call is cancelled, reports a cancel as such, counts bytes.
+struct SockIo<'a> {
+    s: &'a TcpStream,
+    ctl: Option<&'a JobCtl>,
+}
+
+impl SockIo<'_> {
+    fn check(&self) -> io::Result<()> {
+        match self.ctl {
+            Some(c) if c.cancelled().is_some() => Err(cancelled_io()),
+            _ => Ok(()),
+        }
+    }
+
+    fn after(&self, r: io::Result<usize>, sent: bool) -> io::Result<usize> {
+        match (r, self.ctl) {
+            (_, Some(c)) if c.cancelled().is_some() => Err(cancelled_io()),
+            (Ok(n), Some(c)) => {
+                let counter = if sent {
+                    &c.bytes_sent
+                } else {
+                    &c.bytes_received
+                };
+                counter.fetch_add(n as u64, std::sync::atomic::Ordering::Relaxed);
+                Ok(n)
+            }
+            (r, _) => r,
+        }
+    }
+}
+
+impl Read for SockIo<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        loop {
+            self.check()?;
+            match self.s.read(buf) {
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                r => return self.after(r, false),
+            }
+        }
+    }
+}
+
+impl Write for SockIo<'_> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        loop {
+            self.check()?;
+            match self.s.write(buf) {
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                r => return self.after(r, true),
+            }
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// One connection (TCP, or TCP + TLS) as ureq's transport. It may be
+/// pooled and later used by another call, so it binds itself to whatever
+/// call is current at each I/O.
+pub(crate) struct WxTransport {
+    stream: Arc<TcpStream>,
+    tls: Option<Box<ClientConnection>>,
+    buffers: LazyBuffers,
+    bound: u64,
+}
+
+impl std::fmt::Debug for WxTransport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WxTransport")
+            .field("peer", &self.stream.peer_addr().ok())
+            .field("tls", &self.tls.is_some())
+            .finish()
+    }
+}
+
+impl WxTransport {
+    /// Bind to the current call and return the time left for the next I/O.
+    fn prepare(
+        &mut self,
+        ctl: Option<&Arc<JobCtl>>,
+        timeout: &NextTimeout,
+    ) -> Result<Duration, ureq::Error> {
+        if let Some(c) = ctl {
+            if c.id != self.bound {
+                self.bound = c.id;
+                c.bind_socket(self.stream.clone());
+            }
+            if c.cancelled().is_some() {
+                return Err(ureq::Error::Io(cancelled_io()));
+            }
+        }
+        let left = deadline_of(ctl.map(|c| &**c), timeout)
+            .saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(ureq::Error::Timeout(timeout.reason));
+        }
+        Ok(left)
+    }
+
+    fn io_error(&self, ctl: Option<&Arc<JobCtl>>, e: io::Error, t: &NextTimeout) -> ureq::Error {
+        if ctl.is_some_and(|c| c.cancelled().is_some()) {
+            return ureq::Error::Io(cancelled_io());
+        }
+        if is_timeout(&e) {
+            return ureq::Error::Timeout(t.reason);
+        }
+        ureq::Error::Io(e)
+    }
+}
+
+impl Transport for WxTransport {
+    fn buffers(&mut self) -> &mut dyn Buffers {
+        &mut self.buffers
+    }
+
+    fn transmit_output(&mut self, amount: usize, timeout: NextTimeout) -> Result<(), ureq::Error> {
+        let ctl = job::current();
+        let left = self.prepare(ctl.as_ref(), &timeout)?;
+        if let Some(c) = &ctl {
+            let mut t = c.trace();
+            if t.request_start.is_none() {
+                t.request_start = Some(Instant::now());
+            }
+        }
+        let _ = self.stream.set_write_timeout(Some(left));
+        let WxTransport {
+            stream,
+            tls,
+            buffers,
+            ..
+        } = self;
+        let data = &buffers.output()[..amount];
+        let mut io = SockIo {
+            s: stream,
+            ctl: ctl.as_deref(),
+        };
+        let r = match tls {
+            Some(conn) => rustls::Stream::new(&mut **conn, &mut io).write_all(data),
+            None => io.write_all(data),
+        };
+        r.map_err(|e| self.io_error(ctl.as_ref(), e, &timeout))
+    }
+
+    fn await_input(&mut self, timeout: NextTimeout) -> Result<bool, ureq::Error> {
+        let ctl = job::current();
+        let left = self.prepare(ctl.as_ref(), &timeout)?;
+        let _ = self.stream.set_read_timeout(Some(left));
+        let WxTransport {
+            stream,
+            tls,
+            buffers,
+            ..
+        } = self;
+        let buf = buffers.input_append_buf();
+        let mut io = SockIo {
+            s: stream,
+            ctl: ctl.as_deref(),
+        };
+        let r = match tls {
+            Some(conn) => match rustls::Stream::new(&mut **conn, &mut io).read(buf) {
+                // Many servers close without a TLS close_notify; ureq still
+                // needs to see the end of a close-delimited body.
+                Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => Ok(0),
+                r => r,
+            },
+            None => io.read(buf),
+        };
+        let n = r.map_err(|e| self.io_error(ctl.as_ref(), e, &timeout))?;
+        self.buffers.input_appended(n);
+        if n > 0 {
+            if let Some(c) = &ctl {
+                let mut t = c.trace();
+                if t.response_start.is_none() && t.request_start.is_some() {
+                    t.response_start = Some(Instant::now());
+                }
+            }
+        }
+        Ok(n > 0)
+    }
+
+    fn is_open(&mut self) -> bool {
+        if job::current().is_some_and(|c| c.fresh_only.load(std::sync::atomic::Ordering::Relaxed))
+        {
+            return false;
+        }
+        probe(&self.stream)
+    }
+
+    fn is_tls(&self) -> bool {
+        self.tls.is_some()
+    }
+}
+
+/// Whether an idle connection still looks usable: nothing to read (data or
+/// EOF on an idle connection means the server closed or misbehaved).
+fn probe(s: &TcpStream) -> bool {
+    if s.set_nonblocking(true).is_err() {
+        return false;
+    }
+    let open = matches!(s.peek(&mut [0u8; 1]), Err(e) if e.kind() == io::ErrorKind::WouldBlock);
+    s.set_nonblocking(false).is_ok() && open
+}
