@@ -114,8 +114,9 @@ impl Client {
             .proxy(None)
             .https_only(false)
             .http_status_as_error(false)
-            .max_redirects(15)
-            .max_redirects_will_error(true)
+            // Redirects are followed by `http::send`, which knows the
+            // browser rules (307/308 repeat the body) and counts hops.
+            .max_redirects(0)
             .save_redirect_history(false)
             .user_agent(b.user_agent.as_str())
             .input_buffer_size(32 * 1024)

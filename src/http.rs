@@ -158,13 +158,87 @@ pub(crate) struct Exchange<'a> {
     pub manual_redirect: bool,
 }
 
+/// The final response head and how many redirects led to it.
+pub(crate) struct Sent {
+    pub response: Response<Body>,
+    pub redirects: u32,
+}
+
 /// Redirects followed at most; the 16th fails.
 const MAX_REDIRECTS: u32 = 15;
 
-/// Send the request and receive the response head, within the call's
-/// deadline. An idempotent request that fails on a reused connection
+/// How much of a redirect's body is read so its connection can be reused.
+const REDIRECT_DRAIN: u64 = 64 * 1024;
+
+/// Send the request and receive the final response head, within the
+/// call's deadline, following redirects as a browser does: 301/302 turn a
+/// POST into a GET, 303 turns anything but HEAD into a GET, 307/308 repeat
+/// the method and body. Every hop goes through the policy again (in the
+/// resolver, before any byte of that hop leaves).
+pub(crate) fn send(engine: &Engine, ctl: &JobCtl, ex: &Exchange<'_>) -> Result<Sent> {
+    let mut method = ex.method;
+    let mut url = ex.url.to_owned();
+    let mut headers = ex.headers.to_vec();
+    let mut body = ex.body;
+    let mut redirects = 0;
+    loop {
+        let hop = Exchange {
+            method,
+            url: &url,
+            headers: &headers,
+            body,
+            manual_redirect: ex.manual_redirect,
+        };
+        let response = send_retrying(engine, ctl, &hop)?;
+        let status = response.status().as_u16();
+        let location = response
+            .headers()
+            .get(ureq::http::header::LOCATION)
+            .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
+        let (true, false, Some(location)) = (
+            matches!(status, 301 | 302 | 303 | 307 | 308),
+            ex.manual_redirect,
+            location,
+        ) else {
+            return Ok(Sent {
+                response,
+                redirects,
+            });
+        };
+        if redirects == MAX_REDIRECTS {
+            return Err(ctl.error(ErrorKind::TooManyRedirects));
+        }
+        let mut next = url::Url::parse(&url)
+            .and_then(|base| base.join(&location))
+            .map_err(|_| Error::invalid_url(ctl.api_name(), &location))?;
+        next.set_fragment(None);
+        // Let the connection go back to the pool when the body is small.
+        let _ = response
+            .into_body()
+            .with_config()
+            .limit(REDIRECT_DRAIN)
+            .read_to_vec();
+        let to_get = match status {
+            301 | 302 => method == Method::Post,
+            303 => method != Method::Head,
+            _ => false,
+        };
+        if to_get {
+            method = Method::Get;
+            body = None;
+            headers.retain(|(n, _)| !n.eq_ignore_ascii_case("content-type"));
+        }
+        if url::Url::parse(&url).map(|u| u.origin()).ok() != Some(next.origin()) {
+            headers.retain(|(n, _)| !n.eq_ignore_ascii_case("authorization"));
+        }
+        url = next.into();
+        redirects += 1;
+    }
+}
+
+/// One hop. An idempotent request that fails on a reused connection
 /// before any response byte is retried once on a fresh connection.
-pub(crate) fn send(engine: &Engine, ctl: &JobCtl, ex: &Exchange<'_>) -> Result<Response<Body>> {
+fn send_retrying(engine: &Engine, ctl: &JobCtl, ex: &Exchange<'_>) -> Result<Response<Body>> {
     let mut retried = false;
     loop {
         let left = ctl.remaining();
@@ -206,18 +280,13 @@ fn send_once(
     left: std::time::Duration,
 ) -> std::result::Result<Response<Body>, ureq::Error> {
     let agent = &engine.agent;
-    let redirects = if ex.manual_redirect { 0 } else { MAX_REDIRECTS };
     macro_rules! go {
         ($builder:expr, $with_body:ident) => {{
             let mut b = $builder;
             for (k, v) in ex.headers {
                 b = b.header(k.as_str(), v.as_str());
             }
-            let b = b
-                .config()
-                .timeout_global(Some(left))
-                .max_redirects(redirects)
-                .build();
+            let b = b.config().timeout_global(Some(left)).build();
             go!(@send b, $with_body)
         }};
         (@send $b:ident, without) => {
@@ -256,7 +325,6 @@ pub(crate) fn map_error(ctl: &JobCtl, e: ureq::Error) -> Error {
     let err = match &e {
         ureq::Error::Timeout(_) => ctl.error(ErrorKind::Timeout),
         _ if ctl.remaining().is_zero() => ctl.error(ErrorKind::Timeout),
-        ureq::Error::TooManyRedirects => ctl.error(ErrorKind::TooManyRedirects),
         ureq::Error::BodyExceedsLimit(n) => {
             Error::with_detail(api, ErrorKind::ResponseTooLarge, &format!("{n} bytes"))
         }

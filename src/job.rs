@@ -46,7 +46,6 @@ impl Cancel {
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Trace {
     pub queue_end: Option<Instant>,
-    pub hops: u32,
     pub dns_start: Option<Instant>,
     pub dns_end: Option<Instant>,
     pub connect_start: Option<Instant>,
@@ -65,7 +64,6 @@ impl Trace {
     pub(crate) fn start_hop(&mut self) {
         *self = Trace {
             queue_end: self.queue_end,
-            hops: self.hops + 1,
             reused: true,
             ..Trace::default()
         };
@@ -74,6 +72,33 @@ impl Trace {
 
 /// Wakes a wait of the call's worker on something other than its socket.
 pub(crate) type Waker = Box<dyn Fn() + Send>;
+
+/// A socket and the call using it. A pooled connection moves from call to
+/// call; an abort of a call that has already let go of it must not touch
+/// the call that uses it now.
+pub(crate) struct CallSocket {
+    pub stream: TcpStream,
+    owner: AtomicU64,
+}
+
+impl CallSocket {
+    pub(crate) fn new(stream: TcpStream) -> CallSocket {
+        CallSocket {
+            stream,
+            owner: AtomicU64::new(0),
+        }
+    }
+
+    pub(crate) fn owner(&self) -> u64 {
+        self.owner.load(Ordering::Acquire)
+    }
+
+    fn shutdown_for(&self, id: u64) {
+        if self.owner() == id {
+            let _ = self.stream.shutdown(Shutdown::Both);
+        }
+    }
+}
 
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 
@@ -85,7 +110,7 @@ pub(crate) struct JobCtl {
     pub invoked_wall: SystemTime,
     pub deadline: Instant,
     cancel: AtomicU8,
-    socket: Mutex<Option<Arc<TcpStream>>>,
+    socket: Mutex<Option<Arc<CallSocket>>>,
     waker: Mutex<Option<Waker>>,
     /// Set for a retry: pooled connections must not be reused.
     pub fresh_only: AtomicBool,
@@ -131,7 +156,7 @@ impl JobCtl {
             return false;
         }
         if let Some(s) = lock(&self.socket).as_ref() {
-            let _ = s.shutdown(Shutdown::Both);
+            s.shutdown_for(self.id);
         }
         if let Some(w) = lock(&self.waker).as_ref() {
             w();
@@ -149,8 +174,15 @@ impl JobCtl {
     }
 
     /// The socket this call is using now; an abort shuts it down.
-    pub(crate) fn bind_socket(&self, s: Arc<TcpStream>) {
+    pub(crate) fn bind_socket(&self, s: Arc<CallSocket>) {
+        s.owner.store(self.id, Ordering::Release);
         *lock(&self.socket) = Some(s);
+    }
+
+    /// The call no longer uses a socket (its connection may be pooled and
+    /// serve another call now).
+    pub(crate) fn unbind_socket(&self) {
+        lock(&self.socket).take();
     }
 
     /// Install (or clear) the waker of a blocking wait on another thread.
@@ -387,8 +419,10 @@ impl<W: Work> Job for Call<W> {
             Err(ctl.error(ErrorKind::Timeout))
         } else {
             let _current = CurrentGuard::set(ctl.clone());
-            catch_unwind(AssertUnwindSafe(|| work.run(ctl)))
-                .unwrap_or_else(|_| Err(ctl.error(ErrorKind::CallbackPanicked)))
+            let r = catch_unwind(AssertUnwindSafe(|| work.run(ctl)))
+                .unwrap_or_else(|_| Err(ctl.error(ErrorKind::CallbackPanicked)));
+            ctl.unbind_socket();
+            r
         };
         // A cancellation that raced with a late success still wins: the
         // caller was told the call is over.

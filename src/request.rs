@@ -529,7 +529,10 @@ impl Work for RequestWork {
             body: self.body.as_deref(),
             manual_redirect: self.manual_redirect,
         };
-        let response = http::send(&engine, ctl, &exchange)?;
+        let http::Sent {
+            response,
+            redirects,
+        } = http::send(&engine, ctl, &exchange)?;
         let status_code = response.status().as_u16();
         let (header, cookies) = Header::from_http(response.headers());
         if let Some(f) = self.on_headers.take() {
@@ -582,7 +585,6 @@ impl Work for RequestWork {
                 }
             }
         };
-        let redirects = ctl.trace().hops.saturating_sub(1);
         Ok(RequestSuccess {
             data,
             status_code,

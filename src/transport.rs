@@ -21,7 +21,7 @@ use ureq::unversioned::transport::{
 };
 
 use crate::error::{Error, ErrorKind};
-use crate::job::{self, JobCtl};
+use crate::job::{self, CallSocket, JobCtl};
 use crate::policy::{ApiKind, Policy};
 
 /// Host names mapped to fixed addresses (`ClientBuilder::resolve`).
@@ -123,25 +123,24 @@ impl Connector<()> for WxConnector {
 
         let stream = connect_tcp(ctl, &host, addr, deadline)?;
         let _ = stream.set_nodelay(true);
-        let stream = Arc::new(stream);
+        let sock = Arc::new(CallSocket::new(stream));
         if let Some(c) = ctl {
-            c.trace().peer = stream.peer_addr().ok();
-            c.bind_socket(stream.clone());
+            c.trace().peer = sock.stream.peer_addr().ok();
+            c.bind_socket(sock.clone());
             if c.cancelled().is_some() {
                 return Err(ureq::Error::Io(cancelled_io()));
             }
         }
         let tls = if details.needs_tls() {
-            Some(Box::new(handshake(ctl, &self.tls, &host, &stream, deadline)?))
+            Some(Box::new(handshake(ctl, &self.tls, &host, &sock.stream, deadline)?))
         } else {
             None
         };
         let config = details.config;
         Ok(Some(WxTransport {
-            stream,
+            sock,
             tls,
             buffers: LazyBuffers::new(config.input_buffer_size(), config.output_buffer_size()),
-            bound: ctl.map_or(0, |c| c.id),
         }))
     }
 }
@@ -383,16 +382,15 @@ impl Write for SockIo<'_> {
 /// pooled and later used by another call, so it binds itself to whatever
 /// call is current at each I/O.
 pub(crate) struct WxTransport {
-    stream: Arc<TcpStream>,
+    sock: Arc<CallSocket>,
     tls: Option<Box<ClientConnection>>,
     buffers: LazyBuffers,
-    bound: u64,
 }
 
 impl std::fmt::Debug for WxTransport {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("WxTransport")
-            .field("peer", &self.stream.peer_addr().ok())
+            .field("peer", &self.sock.stream.peer_addr().ok())
             .field("tls", &self.tls.is_some())
             .finish()
     }
@@ -406,9 +404,8 @@ impl WxTransport {
         timeout: &NextTimeout,
     ) -> Result<Duration, ureq::Error> {
         if let Some(c) = ctl {
-            if c.id != self.bound {
-                self.bound = c.id;
-                c.bind_socket(self.stream.clone());
+            if c.id != self.sock.owner() {
+                c.bind_socket(self.sock.clone());
             }
             if c.cancelled().is_some() {
                 return Err(ureq::Error::Io(cancelled_io()));
@@ -446,17 +443,15 @@ impl Transport for WxTransport {
             if t.request_start.is_none() {
                 t.request_start = Some(Instant::now());
             }
+            if t.peer.is_none() {
+                t.peer = self.sock.stream.peer_addr().ok();
+            }
         }
-        let _ = self.stream.set_write_timeout(Some(left));
-        let WxTransport {
-            stream,
-            tls,
-            buffers,
-            ..
-        } = self;
+        let _ = self.sock.stream.set_write_timeout(Some(left));
+        let WxTransport { sock, tls, buffers } = self;
         let data = &buffers.output()[..amount];
         let mut io = SockIo {
-            s: stream,
+            s: &sock.stream,
             ctl: ctl.as_deref(),
         };
         let r = match tls {
@@ -469,16 +464,11 @@ impl Transport for WxTransport {
     fn await_input(&mut self, timeout: NextTimeout) -> Result<bool, ureq::Error> {
         let ctl = job::current();
         let left = self.prepare(ctl.as_ref(), &timeout)?;
-        let _ = self.stream.set_read_timeout(Some(left));
-        let WxTransport {
-            stream,
-            tls,
-            buffers,
-            ..
-        } = self;
+        let _ = self.sock.stream.set_read_timeout(Some(left));
+        let WxTransport { sock, tls, buffers } = self;
         let buf = buffers.input_append_buf();
         let mut io = SockIo {
-            s: stream,
+            s: &sock.stream,
             ctl: ctl.as_deref(),
         };
         let r = match tls {
@@ -508,7 +498,7 @@ impl Transport for WxTransport {
         {
             return false;
         }
-        probe(&self.stream)
+        probe(&self.sock.stream)
     }
 
     fn is_tls(&self) -> bool {

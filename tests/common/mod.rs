@@ -1,0 +1,603 @@
+//! Loopback test fixtures: a test CA (rcgen), an HTTPS/1.1 server with
+//! counters, a raw TCP server, a connect blackhole and a watchdog.
+//!
+//! Shared by the integration tests (`mod common;`) and the quickstart
+//! example (`#[path]`), so every demo runs against the same server the
+//! tests exercise.
+
+#![allow(dead_code)]
+
+use std::io::{self, BufRead, BufReader, Read, Write};
+use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, mpsc};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use rcgen::{
+    BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
+    KeyUsagePurpose,
+};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+use rustls::{ServerConfig, ServerConnection, StreamOwned};
+
+/// A server identity: certificate chain and key.
+pub struct Identity {
+    pub chain: Vec<CertificateDer<'static>>,
+    pub key: PrivateKeyDer<'static>,
+}
+
+/// A throw-away certificate authority.
+pub struct TestPki {
+    ca_der: CertificateDer<'static>,
+    ca_pem: String,
+    issuer: Issuer<'static, KeyPair>,
+}
+
+fn days(n: i64) -> time::Duration {
+    time::Duration::days(n)
+}
+
+fn new_ca(name: &str) -> (CertificateDer<'static>, String, Issuer<'static, KeyPair>) {
+    let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    params.distinguished_name.push(DnType::CommonName, name);
+    params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+    let now = time::OffsetDateTime::now_utc();
+    params.not_before = now - days(2);
+    params.not_after = now + days(365);
+    let key = KeyPair::generate().unwrap();
+    let cert = params.self_signed(&key).unwrap();
+    (cert.der().clone(), cert.pem(), Issuer::new(params, key))
+}
+
+fn leaf_params(names: &[&str], from: i64, to: i64) -> CertificateParams {
+    let mut params =
+        CertificateParams::new(names.iter().map(|s| s.to_string()).collect::<Vec<_>>()).unwrap();
+    params.distinguished_name.push(DnType::CommonName, names[0]);
+    params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
+    params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+    let now = time::OffsetDateTime::now_utc();
+    params.not_before = now + days(from);
+    params.not_after = now + days(to);
+    params
+}
+
+fn identity_of(cert: rcgen::Certificate, key: KeyPair) -> Identity {
+    Identity {
+        chain: vec![cert.der().clone()],
+        key: PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der())),
+    }
+}
+
+impl TestPki {
+    pub fn new() -> TestPki {
+        let (ca_der, ca_pem, issuer) = new_ca("wxnet test CA");
+        TestPki {
+            ca_der,
+            ca_pem,
+            issuer,
+        }
+    }
+
+    pub fn ca_pem(&self) -> Vec<u8> {
+        self.ca_pem.clone().into_bytes()
+    }
+
+    pub fn ca_der(&self) -> Vec<u8> {
+        self.ca_der.to_vec()
+    }
+
+    fn signed(&self, names: &[&str], from: i64, to: i64) -> Identity {
+        let key = KeyPair::generate().unwrap();
+        let cert = leaf_params(names, from, to)
+            .signed_by(&key, &self.issuer)
+            .unwrap();
+        identity_of(cert, key)
+    }
+
+    /// A leaf for `names`, valid from yesterday for 30 days.
+    pub fn identity(&self, names: &[&str]) -> Identity {
+        self.signed(names, -1, 30)
+    }
+
+    pub fn expired_identity(&self, names: &[&str]) -> Identity {
+        self.signed(names, -30, -1)
+    }
+
+    pub fn not_yet_valid_identity(&self, names: &[&str]) -> Identity {
+        self.signed(names, 1, 30)
+    }
+
+    pub fn self_signed_identity(&self, names: &[&str]) -> Identity {
+        let key = KeyPair::generate().unwrap();
+        let cert = leaf_params(names, -1, 30).self_signed(&key).unwrap();
+        identity_of(cert, key)
+    }
+
+    /// Signed by a CA nobody trusts.
+    pub fn foreign_ca_identity(&self, names: &[&str]) -> Identity {
+        let (_, _, issuer) = new_ca("foreign CA");
+        let key = KeyPair::generate().unwrap();
+        let cert = leaf_params(names, -1, 30).signed_by(&key, &issuer).unwrap();
+        identity_of(cert, key)
+    }
+
+    pub fn server_config(&self, id: &Identity) -> Arc<ServerConfig> {
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let mut config = ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_no_client_auth()
+            .with_single_cert(id.chain.clone(), id.key.clone_key())
+            .unwrap();
+        config.alpn_protocols = vec![b"http/1.1".to_vec()];
+        Arc::new(config)
+    }
+}
+
+/// A request as the server received it.
+#[derive(Debug, Clone)]
+pub struct Request {
+    pub method: String,
+    /// Path and query as sent.
+    pub path: String,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl Request {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    pub fn headers_all(&self, name: &str) -> Vec<&str> {
+        self.headers
+            .iter()
+            .filter(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+            .collect()
+    }
+}
+
+type Tls = StreamOwned<ServerConnection, TcpStream>;
+
+/// The handler's view of one connection.
+pub struct Conn {
+    reader: BufReader<Tls>,
+    tcp: TcpStream,
+    id: u64,
+    close: bool,
+}
+
+impl Conn {
+    fn tls(&mut self) -> &mut Tls {
+        self.reader.get_mut()
+    }
+
+    /// A complete response; `Content-Length` is added unless the caller
+    /// gives its own framing header.
+    pub fn respond(&mut self, status: u16, headers: &[(&str, &str)], body: &[u8]) {
+        let mut head = format!("HTTP/1.1 {status} {}\r\n", reason(status));
+        let framed = headers.iter().any(|(n, _)| {
+            n.eq_ignore_ascii_case("content-length") || n.eq_ignore_ascii_case("transfer-encoding")
+        });
+        for (n, v) in headers {
+            head.push_str(&format!("{n}: {v}\r\n"));
+        }
+        if !framed {
+            head.push_str(&format!("Content-Length: {}\r\n", body.len()));
+        }
+        head.push_str("\r\n");
+        let mut out = head.into_bytes();
+        out.extend_from_slice(body);
+        let _ = self.write_raw(&out);
+        let _ = self.flush();
+    }
+
+    pub fn write_raw(&mut self, bytes: &[u8]) -> io::Result<()> {
+        self.tls().write_all(bytes)
+    }
+
+    pub fn flush(&mut self) -> io::Result<()> {
+        self.tls().flush()
+    }
+
+    /// No keep-alive after this handler returns.
+    pub fn close(&mut self) {
+        self.close = true;
+    }
+
+    /// Drop the TCP connection at once, without a TLS close_notify.
+    pub fn reset(&mut self) {
+        let _ = self.tcp.shutdown(Shutdown::Both);
+        self.close = true;
+    }
+
+    /// Block until the client closes the connection or `max` passes.
+    pub fn peer_closed_wait(&mut self, max: Duration) -> bool {
+        let end = Instant::now() + max;
+        let mut buf = [0u8; 256];
+        loop {
+            let left = end.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return false;
+            }
+            let _ = self.tcp.set_read_timeout(Some(left.min(Duration::from_millis(200))));
+            match self.tcp.peek(&mut buf) {
+                Ok(0) => return true,
+                Ok(_) => {
+                    // Swallow whatever TLS records arrive (alerts).
+                    if matches!(self.tls().read(&mut buf), Ok(0) | Err(_)) {
+                        return true;
+                    }
+                }
+                Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => {}
+                Err(_) => return true,
+            }
+        }
+    }
+
+    /// Sequential number of this connection, from 0.
+    pub fn connection_id(&self) -> u64 {
+        self.id
+    }
+}
+
+fn reason(status: u16) -> &'static str {
+    match status {
+        200 => "OK",
+        204 => "No Content",
+        301 => "Moved Permanently",
+        302 => "Found",
+        303 => "See Other",
+        307 => "Temporary Redirect",
+        308 => "Permanent Redirect",
+        404 => "Not Found",
+        500 => "Internal Server Error",
+        _ => "Status",
+    }
+}
+
+#[derive(Default)]
+struct Stats {
+    accepted: AtomicUsize,
+    handshakes: AtomicUsize,
+    tls_failures: AtomicUsize,
+    requests: AtomicUsize,
+    current: AtomicUsize,
+    in_handler: AtomicUsize,
+    max_in_handler: AtomicUsize,
+    log: Mutex<Vec<Request>>,
+}
+
+type Handler = dyn Fn(&Request, &mut Conn) + Send + Sync;
+
+/// A loopback HTTPS/1.1 server; stops when dropped.
+pub struct HttpServer {
+    addr: SocketAddr,
+    stats: Arc<Stats>,
+    stop: Arc<AtomicBool>,
+    arrivals: Mutex<mpsc::Receiver<String>>,
+}
+
+impl HttpServer {
+    pub fn start(
+        config: Arc<ServerConfig>,
+        handler: impl Fn(&Request, &mut Conn) + Send + Sync + 'static,
+    ) -> HttpServer {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let stats = Arc::new(Stats::default());
+        let stop = Arc::new(AtomicBool::new(false));
+        let handler: Arc<Handler> = Arc::new(handler);
+        let (arrived_tx, arrived_rx) = mpsc::channel();
+        let (s, st) = (stats.clone(), stop.clone());
+        thread::spawn(move || {
+            let next_id = AtomicU64::new(0);
+            for tcp in listener.incoming() {
+                if st.load(Ordering::SeqCst) {
+                    return;
+                }
+                let Ok(tcp) = tcp else { continue };
+                s.accepted.fetch_add(1, Ordering::SeqCst);
+                let id = next_id.fetch_add(1, Ordering::SeqCst);
+                let (s, h, cfg, tx) = (s.clone(), handler.clone(), config.clone(), arrived_tx.clone());
+                thread::spawn(move || serve_connection(tcp, cfg, id, &s, &*h, &tx));
+            }
+        });
+        HttpServer {
+            addr,
+            stats,
+            stop,
+            arrivals: Mutex::new(arrived_rx),
+        }
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    pub fn port(&self) -> u16 {
+        self.addr.port()
+    }
+
+    pub fn connections_accepted(&self) -> usize {
+        self.stats.accepted.load(Ordering::SeqCst)
+    }
+
+    pub fn tls_handshakes(&self) -> usize {
+        self.stats.handshakes.load(Ordering::SeqCst)
+    }
+
+    pub fn tls_failures(&self) -> usize {
+        self.stats.tls_failures.load(Ordering::SeqCst)
+    }
+
+    pub fn requests(&self) -> usize {
+        self.stats.requests.load(Ordering::SeqCst)
+    }
+
+    pub fn current_connections(&self) -> usize {
+        self.stats.current.load(Ordering::SeqCst)
+    }
+
+    /// The most handler calls that ran at the same time.
+    pub fn max_concurrent_requests(&self) -> usize {
+        self.stats.max_in_handler.load(Ordering::SeqCst)
+    }
+
+    pub fn requests_log(&self) -> Vec<Request> {
+        self.stats.log.lock().unwrap().clone()
+    }
+
+    /// Block until `n` more requests have reached the handler; returns
+    /// their paths in arrival order.
+    pub fn wait_for_requests(&self, n: usize, max: Duration) -> Vec<String> {
+        let rx = self.arrivals.lock().unwrap();
+        (0..n)
+            .map(|i| {
+                rx.recv_timeout(max)
+                    .unwrap_or_else(|_| panic!("only {i} of {n} requests arrived"))
+            })
+            .collect()
+    }
+}
+
+impl Drop for HttpServer {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        let _ = TcpStream::connect_timeout(&self.addr, Duration::from_secs(1));
+    }
+}
+
+fn serve_connection(
+    tcp: TcpStream,
+    config: Arc<ServerConfig>,
+    id: u64,
+    stats: &Stats,
+    handler: &Handler,
+    arrived: &mpsc::Sender<String>,
+) {
+    stats.current.fetch_add(1, Ordering::SeqCst);
+    let _ = tcp.set_nodelay(true);
+    let _ = tcp.set_read_timeout(Some(Duration::from_secs(10)));
+    let Ok(dup) = tcp.try_clone() else { return };
+    let Ok(conn) = ServerConnection::new(config) else {
+        return;
+    };
+    let mut tls = StreamOwned::new(conn, tcp);
+    while tls.conn.is_handshaking() {
+        if tls.conn.complete_io(&mut tls.sock).is_err() {
+            stats.tls_failures.fetch_add(1, Ordering::SeqCst);
+            stats.current.fetch_sub(1, Ordering::SeqCst);
+            return;
+        }
+    }
+    stats.handshakes.fetch_add(1, Ordering::SeqCst);
+    let mut conn = Conn {
+        reader: BufReader::new(tls),
+        tcp: dup,
+        id,
+        close: false,
+    };
+    while let Some(req) = read_request(&mut conn.reader) {
+        stats.requests.fetch_add(1, Ordering::SeqCst);
+        {
+            let mut log = stats.log.lock().unwrap();
+            if log.len() >= 10_000 {
+                log.remove(0);
+            }
+            log.push(req.clone());
+        }
+        let now = stats.in_handler.fetch_add(1, Ordering::SeqCst) + 1;
+        stats.max_in_handler.fetch_max(now, Ordering::SeqCst);
+        let _ = arrived.send(req.path.clone());
+        handler(&req, &mut conn);
+        stats.in_handler.fetch_sub(1, Ordering::SeqCst);
+        if conn.close || req.header("connection").is_some_and(|v| v.eq_ignore_ascii_case("close")) {
+            break;
+        }
+    }
+    let _ = conn.tcp.shutdown(Shutdown::Both);
+    stats.current.fetch_sub(1, Ordering::SeqCst);
+}
+
+fn read_line(r: &mut impl BufRead) -> Option<String> {
+    let mut line = String::new();
+    match r.read_line(&mut line) {
+        Ok(0) | Err(_) => None,
+        Ok(_) => Some(line.trim_end_matches(['\r', '\n']).to_string()),
+    }
+}
+
+fn read_request(r: &mut impl BufRead) -> Option<Request> {
+    let line = read_line(r)?;
+    let mut parts = line.split(' ');
+    let method = parts.next()?.to_string();
+    let path = parts.next()?.to_string();
+    let mut headers = Vec::new();
+    loop {
+        let l = read_line(r)?;
+        if l.is_empty() {
+            break;
+        }
+        let (n, v) = l.split_once(':')?;
+        headers.push((n.trim().to_string(), v.trim().to_string()));
+    }
+    let mut req = Request {
+        method,
+        path,
+        headers,
+        body: Vec::new(),
+    };
+    if req
+        .header("transfer-encoding")
+        .is_some_and(|v| v.eq_ignore_ascii_case("chunked"))
+    {
+        loop {
+            let size = usize::from_str_radix(read_line(r)?.split(';').next()?.trim(), 16).ok()?;
+            if size == 0 {
+                while !read_line(r)?.is_empty() {}
+                break;
+            }
+            let mut chunk = vec![0u8; size];
+            r.read_exact(&mut chunk).ok()?;
+            req.body.extend_from_slice(&chunk);
+            read_line(r)?;
+        }
+    } else if let Some(n) = req.header("content-length").and_then(|v| v.parse::<usize>().ok()) {
+        let mut body = vec![0u8; n];
+        r.read_exact(&mut body).ok()?;
+        req.body = body;
+    }
+    Some(req)
+}
+
+/// A plain TCP server whose handler gets each raw connection.
+pub struct RawServer {
+    addr: SocketAddr,
+    accepted: Arc<AtomicUsize>,
+    stop: Arc<AtomicBool>,
+}
+
+impl RawServer {
+    pub fn start(handler: impl Fn(TcpStream) + Send + Sync + 'static) -> RawServer {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let accepted = Arc::new(AtomicUsize::new(0));
+        let stop = Arc::new(AtomicBool::new(false));
+        let handler = Arc::new(handler);
+        let (a, st) = (accepted.clone(), stop.clone());
+        thread::spawn(move || {
+            for tcp in listener.incoming() {
+                if st.load(Ordering::SeqCst) {
+                    return;
+                }
+                let Ok(tcp) = tcp else { continue };
+                a.fetch_add(1, Ordering::SeqCst);
+                let h = handler.clone();
+                thread::spawn(move || h(tcp));
+            }
+        });
+        RawServer {
+            addr,
+            accepted,
+            stop,
+        }
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    pub fn connections_accepted(&self) -> usize {
+        self.accepted.load(Ordering::SeqCst)
+    }
+}
+
+impl Drop for RawServer {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        let _ = TcpStream::connect_timeout(&self.addr, Duration::from_secs(1));
+    }
+}
+
+/// A listener whose accept queue is full, so a connect to it hangs.
+pub struct Blackhole {
+    pub addr: SocketAddr,
+    _listener: socket2::Socket,
+    _fill: Vec<socket2::Socket>,
+}
+
+/// A connect blackhole on loopback: a listener with a backlog of one that
+/// never accepts, its queue filled by connections that were made first.
+pub fn blackhole() -> Blackhole {
+    use socket2::{Domain, Socket, Type};
+    let listener = Socket::new(Domain::IPV4, Type::STREAM, None).unwrap();
+    listener
+        .bind(&SocketAddr::from(([127, 0, 0, 1], 0)).into())
+        .unwrap();
+    listener.listen(0).unwrap();
+    let addr = listener.local_addr().unwrap().as_socket().unwrap();
+    let mut fill = Vec::new();
+    // Fill the queue until a connect no longer completes at once.
+    for _ in 0..64 {
+        let s = Socket::new(Domain::IPV4, Type::STREAM, None).unwrap();
+        let done = s
+            .connect_timeout(&addr.into(), Duration::from_millis(50))
+            .is_ok();
+        fill.push(s);
+        if !done {
+            break;
+        }
+    }
+    Blackhole {
+        addr,
+        _listener: listener,
+        _fill: fill,
+    }
+}
+
+/// Run `f` on a thread; panic if it takes longer than `limit`.
+pub fn watchdog<T: Send + 'static>(limit: Duration, f: impl FnOnce() -> T + Send + 'static) -> T {
+    let (tx, rx) = mpsc::channel();
+    let t = thread::Builder::new()
+        .name("watched".into())
+        .spawn(move || {
+            let r = f();
+            let _ = tx.send(());
+            r
+        })
+        .unwrap();
+    match rx.recv_timeout(limit) {
+        Ok(()) => t.join().unwrap(),
+        Err(mpsc::RecvTimeoutError::Disconnected) => match t.join() {
+            Ok(v) => v,
+            Err(p) => std::panic::resume_unwind(p),
+        },
+        Err(mpsc::RecvTimeoutError::Timeout) => panic!("watchdog: still running after {limit:?}"),
+    }
+}
+
+/// A client builder that trusts the test CA, names the test app `wxtest`,
+/// and maps every test host name to `server`.
+pub fn client_builder(pki: &TestPki, server: &HttpServer) -> wxnet::ClientBuilder {
+    let mut b = wxnet::Client::builder()
+        .app_id("wxtest")
+        .add_root_certificate(pki.ca_pem())
+        .unwrap();
+    for host in [
+        "api.example.com",
+        "other.example.com",
+        "up.example.com",
+        "dl.example.com",
+        "ws.example.com",
+    ] {
+        b = b.resolve(host, server.addr());
+    }
+    b
+}
