@@ -19,14 +19,20 @@ fn policy(c: &mut Criterion) {
     g.bench_function("allowed url", |b| {
         b.iter(|| {
             client
-                .check_url(wxnet::ApiKind::Request, black_box("https://api.example.com/v1/items?page=2"))
+                .check_url(
+                    wxnet::ApiKind::Request,
+                    black_box("https://api.example.com/v1/items?page=2"),
+                )
                 .unwrap()
         })
     });
     g.bench_function("refused ip url", |b| {
         b.iter(|| {
             client
-                .check_url(wxnet::ApiKind::Request, black_box("https://0x7f000001/v1/items"))
+                .check_url(
+                    wxnet::ApiKind::Request,
+                    black_box("https://0x7f000001/v1/items"),
+                )
                 .unwrap_err()
         })
     });

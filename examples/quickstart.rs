@@ -22,7 +22,10 @@ fn main() -> Result<(), wxnet::Error> {
     let pki = common::TestPki::new();
     let identity = pki.identity(&["api.example.com", "evil.example.net"]);
     let server = common::HttpServer::start(pki.server_config(&identity), route);
-    println!("local HTTPS server on {} (api.example.com)\n", server.addr());
+    println!(
+        "local HTTPS server on {} (api.example.com)\n",
+        server.addr()
+    );
 
     let client = Client::builder()
         .app_id("wx0123456789abcdef")
@@ -35,7 +38,9 @@ fn main() -> Result<(), wxnet::Error> {
 
     section("request: GET with query data, JSON response");
     let res = client
-        .request(RequestOptions::new(format!("{API}/hello")).data(json!({"name": "小程序", "page": 1})))
+        .request(
+            RequestOptions::new(format!("{API}/hello")).data(json!({"name": "小程序", "page": 1})),
+        )
         .wait()?;
     show(&res);
 
@@ -60,25 +65,48 @@ fn main() -> Result<(), wxnet::Error> {
     show(&res);
 
     section("request: GBK text and a BOM-prefixed JSON body, converted to UTF-8");
-    show(&client.request(RequestOptions::new(format!("{API}/gbk"))).wait()?);
-    show(&client.request(RequestOptions::new(format!("{API}/bom"))).wait()?);
+    show(
+        &client
+            .request(RequestOptions::new(format!("{API}/gbk")))
+            .wait()?,
+    );
+    show(
+        &client
+            .request(RequestOptions::new(format!("{API}/bom")))
+            .wait()?,
+    );
 
     section("request: raw bytes (arraybuffer) and a 404 (still a success)");
     show(
         &client
-            .request(RequestOptions::new(format!("{API}/bytes")).response_type(ResponseType::ArrayBuffer))
+            .request(
+                RequestOptions::new(format!("{API}/bytes"))
+                    .response_type(ResponseType::ArrayBuffer),
+            )
             .wait()?,
     );
-    show(&client.request(RequestOptions::new(format!("{API}/missing"))).wait()?);
+    show(
+        &client
+            .request(RequestOptions::new(format!("{API}/missing")))
+            .wait()?,
+    );
 
     section("request: redirects, followed or not");
-    show(&client.request(RequestOptions::new(format!("{API}/redirect"))).wait()?);
+    show(
+        &client
+            .request(RequestOptions::new(format!("{API}/redirect")))
+            .wait()?,
+    );
     show(
         &client
             .request(RequestOptions::new(format!("{API}/redirect")).redirect(Redirect::Manual))
             .wait()?,
     );
-    fail(client.request(RequestOptions::new(format!("{API}/redirect-away"))).wait());
+    fail(
+        client
+            .request(RequestOptions::new(format!("{API}/redirect-away")))
+            .wait(),
+    );
 
     section("request: streamed body with on_chunk_received");
     let (tx, rx) = mpsc::channel();
@@ -100,7 +128,8 @@ fn main() -> Result<(), wxnet::Error> {
             .fail(|e| println!("  fail: {e}"))
             .complete(move || tx.send(()).unwrap()),
     );
-    rx.recv_timeout(Duration::from_secs(10)).expect("complete runs");
+    rx.recv_timeout(Duration::from_secs(10))
+        .expect("complete runs");
     println!("  complete");
 
     section("the policy refuses before any byte leaves");
@@ -126,7 +155,11 @@ fn main() -> Result<(), wxnet::Error> {
     task.abort();
     fail(task.wait());
 
-    println!("\nserver saw {} requests on {} connections", server.requests(), server.connections_accepted());
+    println!(
+        "\nserver saw {} requests on {} connections",
+        server.requests(),
+        server.connections_accepted()
+    );
     Ok(())
 }
 
@@ -136,8 +169,13 @@ fn route(r: &common::Request, c: &mut common::Conn) {
     match path {
         "/hello" => c.respond(
             200,
-            &[("content-type", "application/json"), ("set-cookie", "sid=1; HttpOnly")],
-            json!({"hello": "world", "path": r.path}).to_string().as_bytes(),
+            &[
+                ("content-type", "application/json"),
+                ("set-cookie", "sid=1; HttpOnly"),
+            ],
+            json!({"hello": "world", "path": r.path})
+                .to_string()
+                .as_bytes(),
         ),
         "/echo" => c.respond(
             200,
@@ -150,9 +188,21 @@ fn route(r: &common::Request, c: &mut common::Conn) {
             .to_string()
             .as_bytes(),
         ),
-        "/gbk" => c.respond(200, &[("content-type", "text/plain; charset=gbk")], &encoding_rs::GBK.encode("你好，世界").0),
-        "/bom" => c.respond(200, &[("content-type", "application/json")], "\u{feff}{\"bom\":\"stripped\"}".as_bytes()),
-        "/bytes" => c.respond(200, &[("content-type", "application/octet-stream")], &[0, 1, 2, 254, 255]),
+        "/gbk" => c.respond(
+            200,
+            &[("content-type", "text/plain; charset=gbk")],
+            &encoding_rs::GBK.encode("你好，世界").0,
+        ),
+        "/bom" => c.respond(
+            200,
+            &[("content-type", "application/json")],
+            "\u{feff}{\"bom\":\"stripped\"}".as_bytes(),
+        ),
+        "/bytes" => c.respond(
+            200,
+            &[("content-type", "application/octet-stream")],
+            &[0, 1, 2, 254, 255],
+        ),
         "/redirect" => c.respond(302, &[("location", "/hello")], b""),
         "/redirect-away" => c.respond(302, &[("location", "https://evil.example.net/")], b""),
         "/stream" => {

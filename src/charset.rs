@@ -85,7 +85,10 @@ mod tests {
         for u in "ok".encode_utf16() {
             body.extend_from_slice(&u.to_le_bytes());
         }
-        assert_eq!(decode_text(body, Some("text/plain; charset=gbk")).unwrap(), "ok");
+        assert_eq!(
+            decode_text(body, Some("text/plain; charset=gbk")).unwrap(),
+            "ok"
+        );
     }
 
     #[test]

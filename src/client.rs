@@ -158,8 +158,12 @@ impl Client {
             resolve,
         });
         let pool = Pool::start(WORKERS, b.queue_capacity).map_err(|e| {
-            Error::with_detail("ClientBuilder.build", ErrorKind::Config, "cannot start threads")
-                .source_from(e)
+            Error::with_detail(
+                "ClientBuilder.build",
+                ErrorKind::Config,
+                "cannot start threads",
+            )
+            .source_from(e)
         })?;
         Ok(Client {
             inner: Arc::new(Inner {

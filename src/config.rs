@@ -393,7 +393,10 @@ impl ClientBuilder {
     pub fn build(self) -> Result<Client> {
         let bad = |d: &str| Error::with_reason("ClientBuilder.build", ErrorKind::Config, d);
         if !is_token(&self.app_id) {
-            return Err(bad(&format!("app id \"{}\" is not a valid AppID", self.app_id)));
+            return Err(bad(&format!(
+                "app id \"{}\" is not a valid AppID",
+                self.app_id
+            )));
         }
         if !is_token(self.env_version.referer_version()) {
             return Err(bad(&format!(
@@ -413,5 +416,7 @@ impl ClientBuilder {
 
 /// Visible ASCII without `/`: safe inside the Referer path.
 fn is_token(s: &str) -> bool {
-    !s.is_empty() && s.bytes().all(|b| b.is_ascii_graphic() && b != b'/' && b != b'\\')
+    !s.is_empty()
+        && s.bytes()
+            .all(|b| b.is_ascii_graphic() && b != b'/' && b != b'\\')
 }

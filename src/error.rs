@@ -194,7 +194,11 @@ impl Error {
 
     /// `<api>:fail invalid url "<url>"`.
     pub(crate) fn invalid_url(api: &'static str, url: &str) -> Error {
-        Error::with_reason(api, ErrorKind::InvalidUrl, &format!("invalid url \"{url}\""))
+        Error::with_reason(
+            api,
+            ErrorKind::InvalidUrl,
+            &format!("invalid url \"{url}\""),
+        )
     }
 
     /// An [`ErrorKind::InvalidArgument`] error for the wx API `api`, with a
@@ -307,7 +311,10 @@ impl fmt::Debug for Error {
 
 impl StdError for Error {
     fn source(&self) -> Option<&(dyn StdError + 'static)> {
-        self.0.source.as_deref().map(|e| e as &(dyn StdError + 'static))
+        self.0
+            .source
+            .as_deref()
+            .map(|e| e as &(dyn StdError + 'static))
     }
 }
 

@@ -101,9 +101,15 @@ impl std::fmt::Display for Method {
 /// Headers a caller may not set: the fixed Referer, and the framing
 /// headers the HTTP layer computes (a wrong one would corrupt the stream).
 fn is_reserved(name: &str) -> bool {
-    ["referer", "content-length", "transfer-encoding", "host", "connection"]
-        .iter()
-        .any(|r| name.eq_ignore_ascii_case(r))
+    [
+        "referer",
+        "content-length",
+        "transfer-encoding",
+        "host",
+        "connection",
+    ]
+    .iter()
+    .any(|r| name.eq_ignore_ascii_case(r))
 }
 
 /// The headers of a call: the caller's (validated, reserved ones dropped),
@@ -133,7 +139,10 @@ pub(crate) fn build_headers(
         }
     }
     if let Some(ct) = default_content_type {
-        if !out.iter().any(|(n, _)| n.eq_ignore_ascii_case("content-type")) {
+        if !out
+            .iter()
+            .any(|(n, _)| n.eq_ignore_ascii_case("content-type"))
+        {
             out.push(("content-type".into(), ct.into()));
         }
     }
@@ -329,7 +338,9 @@ pub(crate) fn map_error(ctl: &JobCtl, e: ureq::Error) -> Error {
             Error::with_detail(api, ErrorKind::ResponseTooLarge, &format!("{n} bytes"))
         }
         ureq::Error::Io(io) => return network_error(api, io.kind()).source_from(e),
-        ureq::Error::HostNotFound => Error::with_reason(api, ErrorKind::Network, "dns lookup failed"),
+        ureq::Error::HostNotFound => {
+            Error::with_reason(api, ErrorKind::Network, "dns lookup failed")
+        }
         ureq::Error::Protocol(_)
         | ureq::Error::LargeResponseHeader(..)
         | ureq::Error::BadUri(_)

@@ -98,6 +98,6 @@ pub use http::Method;
 pub use policy::ApiKind;
 pub use profile::Profile;
 pub use request::{
-    DataType, HeadersReceived, Redirect, RequestOptions, RequestSuccess, RequestTask,
-    ResponseData, ResponseType,
+    DataType, HeadersReceived, Redirect, RequestOptions, RequestSuccess, RequestTask, ResponseData,
+    ResponseType,
 };

@@ -141,10 +141,7 @@ impl Policy {
             }
             for entry in entries {
                 let origin = parse_entry(api, entry).map_err(|rule| {
-                    config_error(&format!(
-                        "{} domain \"{entry}\": {rule}",
-                        api.list_name()
-                    ))
+                    config_error(&format!("{} domain \"{entry}\": {rule}", api.list_name()))
                 })?;
                 if !out[api.index()].contains(&origin) {
                     out[api.index()].push(origin);
@@ -280,7 +277,9 @@ fn parse_entry(api: ApiKind, entry: &str) -> Result<Origin, String> {
         return Err("localhost is not allowed".into());
     }
     if host == WEIXIN_API_HOST {
-        return Err(format!("{WEIXIN_API_HOST} cannot be called from a mini program"));
+        return Err(format!(
+            "{WEIXIN_API_HOST} cannot be called from a mini program"
+        ));
     }
     let port = explicit_port(entry).map_err(|_| "has an invalid port".to_string())?;
     Ok(Origin { host, port })

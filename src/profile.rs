@@ -106,7 +106,9 @@ impl Default for Profile {
 impl Profile {
     pub(crate) fn from_ctl(ctl: &JobCtl, redirects: u32) -> Profile {
         let t = ctl.trace().clone();
-        let ms = |i: Option<Instant>| i.map(|i| i.saturating_duration_since(ctl.invoked).as_secs_f64() * 1e3);
+        let ms = |i: Option<Instant>| {
+            i.map(|i| i.saturating_duration_since(ctl.invoked).as_secs_f64() * 1e3)
+        };
         Profile {
             invoke_start: ctl.invoked_wall,
             queue_start: 0.0,

@@ -331,7 +331,10 @@ impl RequestOptions {
     ///     .on_headers_received(|h: &wxnet::HeadersReceived| assert!(h.status_code >= 100));
     /// # drop(o);
     /// ```
-    pub fn on_headers_received(mut self, f: impl FnOnce(&HeadersReceived) + Send + 'static) -> Self {
+    pub fn on_headers_received(
+        mut self,
+        f: impl FnOnce(&HeadersReceived) + Send + 'static,
+    ) -> Self {
         self.on_headers_received = Some(Box::new(f));
         self
     }

@@ -7,8 +7,8 @@
 use std::collections::HashMap;
 use std::io::{self, Read, Write};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpStream, ToSocketAddrs};
-use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::Arc;
+use std::sync::mpsc::{self, RecvTimeoutError};
 use std::time::{Duration, Instant};
 
 use rustls::pki_types::ServerName;
@@ -116,7 +116,11 @@ impl Connector<()> for WxConnector {
         }
         let deadline = deadline_of(ctl, &details.timeout);
         let host = bare_host(details.uri);
-        let addr = details.addrs.first().copied().ok_or(ureq::Error::HostNotFound)?;
+        let addr = details
+            .addrs
+            .first()
+            .copied()
+            .ok_or(ureq::Error::HostNotFound)?;
         if let Some(c) = ctl {
             c.trace().reused = false;
         }
@@ -132,7 +136,13 @@ impl Connector<()> for WxConnector {
             }
         }
         let tls = if details.needs_tls() {
-            Some(Box::new(handshake(ctl, &self.tls, &host, &sock.stream, deadline)?))
+            Some(Box::new(handshake(
+                ctl,
+                &self.tls,
+                &host,
+                &sock.stream,
+                deadline,
+            )?))
         } else {
             None
         };
@@ -148,7 +158,10 @@ impl Connector<()> for WxConnector {
 /// The host of `uri` as DNS and SNI want it: no brackets, no trailing dot.
 fn bare_host(uri: &Uri) -> String {
     let h = uri.host().unwrap_or_default();
-    let h = h.strip_prefix('[').and_then(|h| h.strip_suffix(']')).unwrap_or(h);
+    let h = h
+        .strip_prefix('[')
+        .and_then(|h| h.strip_suffix(']'))
+        .unwrap_or(h);
     h.trim_end_matches('.').to_owned()
 }
 
@@ -157,9 +170,7 @@ fn deadline_of(ctl: Option<&JobCtl>, timeout: &NextTimeout) -> Instant {
     let now = Instant::now();
     let ureq_deadline = match timeout.after {
         ureq::unversioned::transport::time::Duration::Exact(d) => now + d,
-        ureq::unversioned::transport::time::Duration::NotHappening => {
-            now + Duration::from_secs(60)
-        }
+        ureq::unversioned::transport::time::Duration::NotHappening => now + Duration::from_secs(60),
     };
     match ctl {
         Some(c) => c.deadline.min(ureq_deadline),
@@ -282,9 +293,8 @@ fn handshake(
         }
         stashed()
     };
-    let name = ServerName::try_from(host.to_owned()).map_err(|e| {
-        tls_fail(Error::new(api, ErrorKind::Tls).source_from(e))
-    })?;
+    let name = ServerName::try_from(host.to_owned())
+        .map_err(|e| tls_fail(Error::new(api, ErrorKind::Tls).source_from(e)))?;
     let mut conn = ClientConnection::new(config.clone(), name)
         .map_err(|e| tls_fail(Error::new(api, ErrorKind::Tls).source_from(e)))?;
     if let Some(c) = ctl {
@@ -315,7 +325,10 @@ fn handshake(
 }
 
 fn is_timeout(e: &io::Error) -> bool {
-    matches!(e.kind(), io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock)
+    matches!(
+        e.kind(),
+        io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock
+    )
 }
 
 /// Socket I/O on behalf of the current call: refuses to start once the
@@ -411,8 +424,8 @@ impl WxTransport {
                 return Err(ureq::Error::Io(cancelled_io()));
             }
         }
-        let left = deadline_of(ctl.map(|c| &**c), timeout)
-            .saturating_duration_since(Instant::now());
+        let left =
+            deadline_of(ctl.map(|c| &**c), timeout).saturating_duration_since(Instant::now());
         if left.is_zero() {
             return Err(ureq::Error::Timeout(timeout.reason));
         }
@@ -494,8 +507,7 @@ impl Transport for WxTransport {
     }
 
     fn is_open(&mut self) -> bool {
-        if job::current().is_some_and(|c| c.fresh_only.load(std::sync::atomic::Ordering::Relaxed))
-        {
+        if job::current().is_some_and(|c| c.fresh_only.load(std::sync::atomic::Ordering::Relaxed)) {
             return false;
         }
         probe(&self.sock.stream)

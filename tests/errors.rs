@@ -6,15 +6,27 @@ use wxnet::{Error, ErrorKind};
 fn every_kind_has_its_reason_and_errno() {
     let table = [
         (ErrorKind::InvalidUrl, "invalid url", 600009),
-        (ErrorKind::DomainNotAllowed, "url not in domain list", 600002),
+        (
+            ErrorKind::DomainNotAllowed,
+            "url not in domain list",
+            600002,
+        ),
         (ErrorKind::Tls, "ssl hand shake error", 600001),
         (ErrorKind::Network, "network error", 600001),
         (ErrorKind::Timeout, "timeout", 5),
         (ErrorKind::Abort, "abort", 1),
         (ErrorKind::Interrupted, "interrupted", 600003),
         (ErrorKind::QueueFull, "exceed max task count", 600007),
-        (ErrorKind::TooManyRedirects, "reach the max redirect count", 600008),
-        (ErrorKind::ConvertFailed, "response data convert to UTF8 fail", 602302),
+        (
+            ErrorKind::TooManyRedirects,
+            "reach the max redirect count",
+            600008,
+        ),
+        (
+            ErrorKind::ConvertFailed,
+            "response data convert to UTF8 fail",
+            602302,
+        ),
         (ErrorKind::ResponseTooLarge, "exceed max size", 600001),
         (ErrorKind::FileTooLarge, "exceed max file size", 603301),
         (ErrorKind::FileNotFound, "file not found", 1300002),

@@ -17,7 +17,10 @@ fn setup_with(
     handler: impl Fn(&Request, &mut Conn) + Send + Sync + 'static,
 ) -> (HttpServer, Client) {
     let pki = TestPki::new();
-    let server = HttpServer::start(pki.server_config(&pki.identity(&["api.example.com"])), handler);
+    let server = HttpServer::start(
+        pki.server_config(&pki.identity(&["api.example.com"])),
+        handler,
+    );
     let builder = common::client_builder(&pki, &server).request_domains([API]);
     (server, configure(builder).build().unwrap())
 }
@@ -53,10 +56,13 @@ fn occupy(server: &HttpServer, client: &Client, n: usize) -> Vec<wxnet::RequestT
 #[test]
 fn never_more_than_ten_requests_at_once_and_the_rest_queue() {
     watchdog(Duration::from_secs(10), || {
-        let (server, client) = setup_with(|b| b, |_, c| {
-            std::thread::sleep(Duration::from_millis(40));
-            c.respond(200, &[], b"ok")
-        });
+        let (server, client) = setup_with(
+            |b| b,
+            |_, c| {
+                std::thread::sleep(Duration::from_millis(40));
+                c.respond(200, &[], b"ok")
+            },
+        );
         let tasks: Vec<_> = (0..50)
             .map(|i| client.request(RequestOptions::new(format!("{API}/{i}"))))
             .collect();
@@ -79,12 +85,10 @@ fn a_full_queue_fails_at_once_with_600007() {
         let fails = Arc::new(AtomicUsize::new(0));
         let f = fails.clone();
         let t0 = Instant::now();
-        let refused = client.request(
-            RequestOptions::new(format!("{API}/x")).fail(move |e| {
-                assert_eq!(e.errno(), 600007);
-                f.fetch_add(1, Ordering::SeqCst);
-            }),
-        );
+        let refused = client.request(RequestOptions::new(format!("{API}/x")).fail(move |e| {
+            assert_eq!(e.errno(), 600007);
+            f.fetch_add(1, Ordering::SeqCst);
+        }));
         // Refused before `request` returned, on this thread.
         assert_eq!(fails.load(Ordering::SeqCst), 1);
         assert!(refused.is_finished());
@@ -104,20 +108,27 @@ fn a_full_queue_fails_at_once_with_600007() {
 #[test]
 fn two_thousand_calls_from_twenty_threads_each_end_exactly_once() {
     watchdog(Duration::from_secs(10), || {
-        let (_server, client) = setup_with(|b| b.queue_capacity(4096), |r, c| {
-            if r.path.ends_with("/404") {
-                c.respond(404, &[], b"no")
-            } else {
-                c.respond(200, &[], b"{}")
-            }
-        });
+        let (_server, client) = setup_with(
+            |b| b.queue_capacity(4096),
+            |r, c| {
+                if r.path.ends_with("/404") {
+                    c.respond(404, &[], b"no")
+                } else {
+                    c.respond(200, &[], b"{}")
+                }
+            },
+        );
         let ends = Arc::new((0..2000).map(|_| AtomicUsize::new(0)).collect::<Vec<_>>());
         let completes = Arc::new((0..2000).map(|_| AtomicUsize::new(0)).collect::<Vec<_>>());
         let (done_tx, done_rx) = mpsc::channel();
         let threads: Vec<_> = (0..20)
             .map(|t| {
-                let (client, ends, completes, done) =
-                    (client.clone(), ends.clone(), completes.clone(), done_tx.clone());
+                let (client, ends, completes, done) = (
+                    client.clone(),
+                    ends.clone(),
+                    completes.clone(),
+                    done_tx.clone(),
+                );
                 std::thread::spawn(move || {
                     for k in 0..100 {
                         let i = t * 100 + k;
@@ -164,15 +175,19 @@ fn two_thousand_calls_from_twenty_threads_each_end_exactly_once() {
 #[test]
 fn a_trickling_server_is_cut_at_the_deadline() {
     watchdog(Duration::from_secs(10), || {
-        let (_server, client) = setup_with(|b| b, |_, c| {
-            c.write_raw(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n").unwrap();
-            for _ in 0..100 {
-                if c.write_raw(b"x").is_err() || c.flush().is_err() {
-                    return;
+        let (_server, client) = setup_with(
+            |b| b,
+            |_, c| {
+                c.write_raw(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n")
+                    .unwrap();
+                for _ in 0..100 {
+                    if c.write_raw(b"x").is_err() || c.flush().is_err() {
+                        return;
+                    }
+                    std::thread::sleep(Duration::from_secs(1));
                 }
-                std::thread::sleep(Duration::from_secs(1));
-            }
-        });
+            },
+        );
         let deadline = Duration::from_millis(1500);
         let t0 = Instant::now();
         let e = client
@@ -195,12 +210,17 @@ fn the_deadline_counts_time_spent_in_the_queue() {
         let busy = occupy(&server, &client, 10);
         let t0 = Instant::now();
         let e = client
-            .request(RequestOptions::new(format!("{API}/queued")).timeout(Duration::from_millis(400)))
+            .request(
+                RequestOptions::new(format!("{API}/queued")).timeout(Duration::from_millis(400)),
+            )
             .wait()
             .unwrap_err();
         let took = t0.elapsed();
         assert_eq!(e.kind(), ErrorKind::Timeout);
-        assert!(took >= Duration::from_millis(400) && took < Duration::from_millis(900), "{took:?}");
+        assert!(
+            took >= Duration::from_millis(400) && took < Duration::from_millis(900),
+            "{took:?}"
+        );
         assert!(server.requests_log().iter().all(|r| r.path != "/queued"));
         for t in &busy {
             t.abort();
@@ -217,7 +237,10 @@ fn the_client_network_timeout_applies_and_is_capped() {
         };
         let (_server, client) = setup_with(|b| b.network_timeout(t), stalling);
         let t0 = Instant::now();
-        let e = client.request(RequestOptions::new(format!("{API}/stall"))).wait().unwrap_err();
+        let e = client
+            .request(RequestOptions::new(format!("{API}/stall")))
+            .wait()
+            .unwrap_err();
         assert_eq!(e.kind(), ErrorKind::Timeout);
         assert!(t0.elapsed() < Duration::from_millis(800));
     });
@@ -242,7 +265,9 @@ fn abort_ends_queued_and_in_flight_calls_promptly() {
         }
         assert!(t0.elapsed() < Duration::from_secs(1), "{:?}", t0.elapsed());
         // The workers are free again.
-        let ok = client.request(RequestOptions::new(format!("{API}/ok"))).wait();
+        let ok = client
+            .request(RequestOptions::new(format!("{API}/ok")))
+            .wait();
         assert_eq!(ok.unwrap().status_code, 200);
     });
 }
@@ -252,7 +277,8 @@ fn abort_after_the_end_changes_nothing() {
     let (_server, client) = setup_with(|b| b, stalling);
     let task = client.request(RequestOptions::new(format!("{API}/ok")));
     let (tx, rx) = mpsc::channel();
-    let done = client.request(RequestOptions::new(format!("{API}/ok")).complete(move || tx.send(()).unwrap()));
+    let done = client
+        .request(RequestOptions::new(format!("{API}/ok")).complete(move || tx.send(()).unwrap()));
     rx.recv_timeout(Duration::from_secs(5)).unwrap();
     done.abort();
     assert!(done.wait().is_ok());
@@ -274,12 +300,20 @@ fn background_interrupts_pending_calls_after_five_seconds() {
             assert_eq!(e.errno(), 600003);
         }
         let took = t0.elapsed();
-        assert!(took >= Duration::from_secs(5) && took < Duration::from_secs(7), "{took:?}");
+        assert!(
+            took >= Duration::from_secs(5) && took < Duration::from_secs(7),
+            "{took:?}"
+        );
         assert!(client.is_interrupted());
-        let e = client.request(RequestOptions::new(format!("{API}/ok"))).wait().unwrap_err();
+        let e = client
+            .request(RequestOptions::new(format!("{API}/ok")))
+            .wait()
+            .unwrap_err();
         assert_eq!(e.kind(), ErrorKind::Interrupted);
         client.enter_foreground();
-        let ok = client.request(RequestOptions::new(format!("{API}/ok"))).wait();
+        let ok = client
+            .request(RequestOptions::new(format!("{API}/ok")))
+            .wait();
         assert_eq!(ok.unwrap().status_code, 200);
     });
 }
@@ -289,7 +323,9 @@ fn calls_finished_within_the_grace_period_succeed() {
     watchdog(Duration::from_secs(10), || {
         let (_server, client) = setup_with(|b| b, stalling);
         client.enter_background();
-        let ok = client.request(RequestOptions::new(format!("{API}/ok"))).wait();
+        let ok = client
+            .request(RequestOptions::new(format!("{API}/ok")))
+            .wait();
         assert_eq!(ok.unwrap().status_code, 200);
         client.enter_foreground();
         assert!(!client.is_interrupted());
@@ -309,7 +345,10 @@ fn shutdown_aborts_everything_and_refuses_new_calls() {
         }
         assert!(t0.elapsed() < Duration::from_secs(2));
         assert!(client.is_shut_down());
-        let e = client.request(RequestOptions::new(format!("{API}/ok"))).wait().unwrap_err();
+        let e = client
+            .request(RequestOptions::new(format!("{API}/ok")))
+            .wait()
+            .unwrap_err();
         assert_eq!(e.err_msg(), "request:fail abort");
     });
 }
@@ -322,7 +361,9 @@ fn dropping_the_last_handle_aborts_and_ends_threads() {
         let clone = client.clone();
         drop(client);
         // A clone keeps the client alive.
-        let ok = clone.request(RequestOptions::new(format!("{API}/ok"))).wait();
+        let ok = clone
+            .request(RequestOptions::new(format!("{API}/ok")))
+            .wait();
         assert!(ok.is_ok());
         drop(clone);
         for t in busy {
@@ -362,7 +403,10 @@ fn connection_refused_and_blackholed_connects_fail_cleanly() {
             .resolve("api.example.com", addr)
             .build()
             .unwrap();
-        let e = client.request(RequestOptions::new(format!("{API}/"))).wait().unwrap_err();
+        let e = client
+            .request(RequestOptions::new(format!("{API}/")))
+            .wait()
+            .unwrap_err();
         assert_eq!(e.err_msg(), "request:fail connection refused");
         assert_eq!(e.errno(), 600001);
 
@@ -373,10 +417,15 @@ fn connection_refused_and_blackholed_connects_fail_cleanly() {
             .build()
             .unwrap();
         let t0 = Instant::now();
-        let task = client.request(RequestOptions::new(format!("{API}/")).timeout(Duration::from_millis(500)));
+        let task = client
+            .request(RequestOptions::new(format!("{API}/")).timeout(Duration::from_millis(500)));
         let e = task.wait().unwrap_err();
         assert_eq!(e.kind(), ErrorKind::Timeout);
-        assert!(t0.elapsed() < Duration::from_millis(900), "{:?}", t0.elapsed());
+        assert!(
+            t0.elapsed() < Duration::from_millis(900),
+            "{:?}",
+            t0.elapsed()
+        );
 
         // Abort is prompt while connecting.
         let task = client.request(RequestOptions::new(format!("{API}/")));
@@ -418,7 +467,10 @@ fn peers_that_never_speak_tls_or_http_fail_cleanly() {
             .resolve("api.example.com", garbage.addr())
             .build()
             .unwrap();
-        let e = client.request(RequestOptions::new(format!("{API}/"))).wait().unwrap_err();
+        let e = client
+            .request(RequestOptions::new(format!("{API}/")))
+            .wait()
+            .unwrap_err();
         assert_eq!(e.kind(), ErrorKind::Tls);
         assert_eq!(e.errno(), 600001);
     });
@@ -427,11 +479,17 @@ fn peers_that_never_speak_tls_or_http_fail_cleanly() {
 #[test]
 fn garbage_instead_of_http_is_a_network_error() {
     watchdog(Duration::from_secs(10), || {
-        let (_server, client) = setup_with(|b| b, |_, c| {
-            let _ = c.write_raw(b"this is not http\r\n\r\n");
-            c.close();
-        });
-        let e = client.request(RequestOptions::new(format!("{API}/"))).wait().unwrap_err();
+        let (_server, client) = setup_with(
+            |b| b,
+            |_, c| {
+                let _ = c.write_raw(b"this is not http\r\n\r\n");
+                c.close();
+            },
+        );
+        let e = client
+            .request(RequestOptions::new(format!("{API}/")))
+            .wait()
+            .unwrap_err();
         assert_eq!(e.kind(), ErrorKind::Network);
         assert_eq!(e.errno(), 600001);
         assert!(std::error::Error::source(&e).is_some());
@@ -447,13 +505,11 @@ fn many_clients_start_and_stop_cleanly() {
                 let b = barrier.clone();
                 std::thread::spawn(move || {
                     b.wait();
-                    (0..5)
-                        .map(|_| {
-                            let c = Client::builder().build().unwrap();
-                            c.shutdown();
-                            c.is_shut_down()
-                        })
-                        .all(|down| down)
+                    (0..5).all(|_| {
+                        let c = Client::builder().build().unwrap();
+                        c.shutdown();
+                        c.is_shut_down()
+                    })
                 })
             })
             .collect();

@@ -133,12 +133,18 @@ fn check(client: &Client, api: ApiKind, url: &str, want: Want) {
         (Allow, Ok(())) => {}
         (Domain, Err(e)) => {
             assert_eq!(e.kind(), ErrorKind::DomainNotAllowed, "{api} {url:?}: {e}");
-            assert_eq!(e.err_msg(), format!("{}:fail url not in domain list", api.wx_name()));
+            assert_eq!(
+                e.err_msg(),
+                format!("{}:fail url not in domain list", api.wx_name())
+            );
             assert_eq!(e.errno(), 600002);
         }
         (Invalid, Err(e)) => {
             assert_eq!(e.kind(), ErrorKind::InvalidUrl, "{api} {url:?}: {e}");
-            assert_eq!(e.err_msg(), format!("{}:fail invalid url \"{url}\"", api.wx_name()));
+            assert_eq!(
+                e.err_msg(),
+                format!("{}:fail invalid url \"{url}\"", api.wx_name())
+            );
             assert_eq!(e.errno(), 600009);
         }
         (want, got) => panic!("{api} {url:?}: wanted {want:?}, got {got:?}"),
@@ -204,11 +210,26 @@ fn bad_domain_entries_fail_the_build_naming_entry_and_rule() {
             "api.weixin.qq.com cannot be called from a mini program",
         ),
         ("https://*.a.com", "wildcards are not allowed"),
-        ("https://a.com/path", "must be an origin without path, query or fragment"),
-        ("https://a.com?x=1", "must be an origin without path, query or fragment"),
-        ("https://a.com#f", "must be an origin without path, query or fragment"),
-        ("https://u:p@a.com", "user names and passwords are not allowed"),
-        ("https://a.com ", "contains white space or a control character"),
+        (
+            "https://a.com/path",
+            "must be an origin without path, query or fragment",
+        ),
+        (
+            "https://a.com?x=1",
+            "must be an origin without path, query or fragment",
+        ),
+        (
+            "https://a.com#f",
+            "must be an origin without path, query or fragment",
+        ),
+        (
+            "https://u:p@a.com",
+            "user names and passwords are not allowed",
+        ),
+        (
+            "https://a.com ",
+            "contains white space or a control character",
+        ),
     ] {
         assert_eq!(
             build_error("request", &[entry]),
@@ -224,8 +245,15 @@ fn bad_domain_entries_fail_the_build_naming_entry_and_rule() {
 
 #[test]
 fn at_most_twenty_entries_per_list() {
-    let twenty: Vec<String> = (0..20).map(|i| format!("https://d{i}.example.com")).collect();
-    assert!(Client::builder().request_domains(twenty.clone()).build().is_ok());
+    let twenty: Vec<String> = (0..20)
+        .map(|i| format!("https://d{i}.example.com"))
+        .collect();
+    assert!(
+        Client::builder()
+            .request_domains(twenty.clone())
+            .build()
+            .is_ok()
+    );
     let mut more = twenty;
     more.push("https://d20.example.com".into());
     let e = Client::builder().upload_domains(more).build().unwrap_err();

@@ -16,9 +16,7 @@ const API: &str = "https://api.example.com";
 
 /// A server for `api.example.com` and `other.example.com`, and a client
 /// allowed to call `api.example.com` only.
-fn setup(
-    handler: impl Fn(&Request, &mut Conn) + Send + Sync + 'static,
-) -> (HttpServer, Client) {
+fn setup(handler: impl Fn(&Request, &mut Conn) + Send + Sync + 'static) -> (HttpServer, Client) {
     let pki = TestPki::new();
     let server = HttpServer::start(
         pki.server_config(&pki.identity(&["api.example.com", "other.example.com"])),
@@ -32,7 +30,9 @@ fn setup(
 }
 
 fn get(client: &Client, path: &str) -> wxnet::Result<wxnet::RequestSuccess> {
-    client.request(RequestOptions::new(format!("{API}{path}"))).wait()
+    client
+        .request(RequestOptions::new(format!("{API}{path}")))
+        .wait()
 }
 
 #[test]
@@ -53,7 +53,10 @@ fn json_response_is_parsed_with_headers_cookies_and_profile() {
         });
         let res = get(&client, "/data").unwrap();
         assert_eq!(res.status_code, 200);
-        assert_eq!(res.data, ResponseData::Json(json!({"ok": true, "n": [1, 2]})));
+        assert_eq!(
+            res.data,
+            ResponseData::Json(json!({"ok": true, "n": [1, 2]}))
+        );
         assert_eq!(res.header.get("x-multi"), Some("one, two"));
         assert_eq!(res.header.get("CONTENT-TYPE"), Some("application/json"));
         assert_eq!(res.cookies, ["a=1; Path=/", "b=2"]);
@@ -134,7 +137,10 @@ fn bodies_are_json_form_text_or_bytes() {
         post(RequestOptions::new(format!("{API}/j")).data(json!({"b": 1, "a": [1, "x"]})));
         post(
             RequestOptions::new(format!("{API}/f"))
-                .header("content-type", "application/x-www-form-urlencoded; charset=UTF-8")
+                .header(
+                    "content-type",
+                    "application/x-www-form-urlencoded; charset=UTF-8",
+                )
                 .data(json!({"k": "v w", "n": 1})),
         );
         post(RequestOptions::new(format!("{API}/t")).data("plain text"));
@@ -179,7 +185,11 @@ fn every_method_is_sent_as_named() {
             let want = if m == Method::Head { "" } else { "ok" };
             assert_eq!(res.data, ResponseData::Text(want.into()), "{m}");
         }
-        let methods: Vec<String> = server.requests_log().into_iter().map(|r| r.method).collect();
+        let methods: Vec<String> = server
+            .requests_log()
+            .into_iter()
+            .map(|r| r.method)
+            .collect();
         assert_eq!(
             methods,
             ["OPTIONS", "GET", "HEAD", "POST", "PUT", "DELETE", "TRACE"]
@@ -207,12 +217,36 @@ fn text_conversion_strips_bom_honours_charset_and_detects() {
         let (_server, client) = setup(|r, c| {
             let zh = "中文网页的内容通常使用国标编码，这是一个比较长的句子，用来帮助检测。";
             match r.path.as_str() {
-                "/bom" => c.respond(200, &[("content-type", "application/json")], "\u{feff}{\"a\":1}".as_bytes()),
-                "/gbk" => c.respond(200, &[("content-type", "text/plain; charset=GBK")], &encoding_rs::GBK.encode("你好").0),
-                "/big5" => c.respond(200, &[("content-type", "text/html;charset=\"big5\"")], &encoding_rs::BIG5.encode("繁體").0),
-                "/sjis" => c.respond(200, &[("content-type", "text/plain; charset=shift_jis")], &encoding_rs::SHIFT_JIS.encode("日本語").0),
-                "/undeclared" => c.respond(200, &[("content-type", "text/plain")], &encoding_rs::GBK.encode(zh).0),
-                "/lossy" => c.respond(200, &[("content-type", "text/plain; charset=utf-8")], b"ok\xff\xfe"),
+                "/bom" => c.respond(
+                    200,
+                    &[("content-type", "application/json")],
+                    "\u{feff}{\"a\":1}".as_bytes(),
+                ),
+                "/gbk" => c.respond(
+                    200,
+                    &[("content-type", "text/plain; charset=GBK")],
+                    &encoding_rs::GBK.encode("你好").0,
+                ),
+                "/big5" => c.respond(
+                    200,
+                    &[("content-type", "text/html;charset=\"big5\"")],
+                    &encoding_rs::BIG5.encode("繁體").0,
+                ),
+                "/sjis" => c.respond(
+                    200,
+                    &[("content-type", "text/plain; charset=shift_jis")],
+                    &encoding_rs::SHIFT_JIS.encode("日本語").0,
+                ),
+                "/undeclared" => c.respond(
+                    200,
+                    &[("content-type", "text/plain")],
+                    &encoding_rs::GBK.encode(zh).0,
+                ),
+                "/lossy" => c.respond(
+                    200,
+                    &[("content-type", "text/plain; charset=utf-8")],
+                    b"ok\xff\xfe",
+                ),
                 _ => c.respond(200, &[], b"not json {"),
             }
         });
@@ -220,7 +254,10 @@ fn text_conversion_strips_bom_honours_charset_and_detects() {
             ResponseData::Text(s) => s,
             other => panic!("{path}: {other:?}"),
         };
-        assert_eq!(get(&client, "/bom").unwrap().data, ResponseData::Json(json!({"a": 1})));
+        assert_eq!(
+            get(&client, "/bom").unwrap().data,
+            ResponseData::Json(json!({"a": 1}))
+        );
         assert_eq!(text("/gbk"), "你好");
         assert_eq!(text("/big5"), "繁體");
         assert_eq!(text("/sjis"), "日本語");
@@ -231,7 +268,10 @@ fn text_conversion_strips_bom_honours_charset_and_detects() {
         assert_eq!(text("/not-json"), "not json {");
         let e = get(&client, "/lossy").unwrap_err();
         assert_eq!(e.kind(), ErrorKind::ConvertFailed);
-        assert_eq!(e.err_msg(), "request:fail response data convert to UTF8 fail");
+        assert_eq!(
+            e.err_msg(),
+            "request:fail response data convert to UTF8 fail"
+        );
         assert_eq!(e.errno(), 602302);
     });
 }
@@ -278,7 +318,11 @@ fn redirects_are_followed_with_each_hop_checked() {
                 "/to-ip" => c.respond(307, &[("location", "https://127.0.0.1/x")], b""),
                 "/303" => c.respond(303, &[("location", "/seen")], b""),
                 "/307" => c.respond(307, &[("location", "/seen")], b""),
-                _ => c.respond(200, &[], format!("{} {}", r.method, r.body.len()).as_bytes()),
+                _ => c.respond(
+                    200,
+                    &[],
+                    format!("{} {}", r.method, r.body.len()).as_bytes(),
+                ),
             }
         });
         let res = get(&client, "/chain/15").unwrap();
@@ -293,12 +337,19 @@ fn redirects_are_followed_with_each_hop_checked() {
         let e = get(&client, "/to-ip").unwrap_err();
         assert_eq!(e.kind(), ErrorKind::DomainNotAllowed);
         let e = get(&client, "/to-http").unwrap_err();
-        assert_eq!(e.err_msg(), "request:fail invalid url \"http://api.example.com/x\"");
+        assert_eq!(
+            e.err_msg(),
+            "request:fail invalid url \"http://api.example.com/x\""
+        );
         assert!(server.requests_log().iter().all(|r| r.path != "/x"));
 
         let post = |path: &str| {
             client
-                .request(RequestOptions::new(format!("{API}{path}")).method(Method::Post).data("body"))
+                .request(
+                    RequestOptions::new(format!("{API}{path}"))
+                        .method(Method::Post)
+                        .data("body"),
+                )
                 .wait()
                 .unwrap()
                 .data
@@ -319,9 +370,11 @@ fn redirects_are_followed_with_each_hop_checked() {
 fn chunked_mode_streams_the_body_to_the_listener() {
     watchdog(Duration::from_secs(10), || {
         let (_server, client) = setup(|_, c| {
-            c.write_raw(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n").unwrap();
+            c.write_raw(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n")
+                .unwrap();
             for part in ["hello ", "chunked ", "world"] {
-                c.write_raw(format!("{:x}\r\n{part}\r\n", part.len()).as_bytes()).unwrap();
+                c.write_raw(format!("{:x}\r\n{part}\r\n", part.len()).as_bytes())
+                    .unwrap();
                 c.flush().unwrap();
             }
             c.write_raw(b"0\r\n\r\n").unwrap();
@@ -353,8 +406,10 @@ fn in_memory_body_is_capped() {
             pki.server_config(&pki.identity(&["api.example.com"])),
             move |r, c| {
                 if r.path == "/chunked" {
-                    c.write_raw(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n").unwrap();
-                    c.write_raw(format!("{:x}\r\n", big.len()).as_bytes()).unwrap();
+                    c.write_raw(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n")
+                        .unwrap();
+                    c.write_raw(format!("{:x}\r\n", big.len()).as_bytes())
+                        .unwrap();
                     c.write_raw(&big).unwrap();
                     c.write_raw(b"\r\n0\r\n\r\n").unwrap();
                 } else {
@@ -477,7 +532,10 @@ fn refused_urls_never_reach_the_network() {
     ] {
         let e = client.request(RequestOptions::new(url)).wait().unwrap_err();
         assert!(
-            matches!(e.kind(), ErrorKind::DomainNotAllowed | ErrorKind::InvalidUrl),
+            matches!(
+                e.kind(),
+                ErrorKind::DomainNotAllowed | ErrorKind::InvalidUrl
+            ),
             "{url}: {e}"
         );
     }
@@ -519,7 +577,11 @@ fn post_on_a_stale_connection_is_not_retried() {
         });
         get(&client, "/first").unwrap();
         let e = client
-            .request(RequestOptions::new(format!("{API}/second")).method(Method::Post).data("x"))
+            .request(
+                RequestOptions::new(format!("{API}/second"))
+                    .method(Method::Post)
+                    .data("x"),
+            )
             .wait()
             .unwrap_err();
         assert_eq!(e.kind(), ErrorKind::Network);

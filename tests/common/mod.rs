@@ -226,7 +226,9 @@ impl Conn {
             if left.is_zero() {
                 return false;
             }
-            let _ = self.tcp.set_read_timeout(Some(left.min(Duration::from_millis(200))));
+            let _ = self
+                .tcp
+                .set_read_timeout(Some(left.min(Duration::from_millis(200))));
             match self.tcp.peek(&mut buf) {
                 Ok(0) => return true,
                 Ok(_) => {
@@ -235,7 +237,11 @@ impl Conn {
                         return true;
                     }
                 }
-                Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => {}
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                    ) => {}
                 Err(_) => return true,
             }
         }
@@ -305,7 +311,12 @@ impl HttpServer {
                 let Ok(tcp) = tcp else { continue };
                 s.accepted.fetch_add(1, Ordering::SeqCst);
                 let id = next_id.fetch_add(1, Ordering::SeqCst);
-                let (s, h, cfg, tx) = (s.clone(), handler.clone(), config.clone(), arrived_tx.clone());
+                let (s, h, cfg, tx) = (
+                    s.clone(),
+                    handler.clone(),
+                    config.clone(),
+                    arrived_tx.clone(),
+                );
                 thread::spawn(move || serve_connection(tcp, cfg, id, &s, &*h, &tx));
             }
         });
@@ -418,7 +429,11 @@ fn serve_connection(
         let _ = arrived.send(req.path.clone());
         handler(&req, &mut conn);
         stats.in_handler.fetch_sub(1, Ordering::SeqCst);
-        if conn.close || req.header("connection").is_some_and(|v| v.eq_ignore_ascii_case("close")) {
+        if conn.close
+            || req
+                .header("connection")
+                .is_some_and(|v| v.eq_ignore_ascii_case("close"))
+        {
             break;
         }
     }
@@ -469,7 +484,10 @@ fn read_request(r: &mut impl BufRead) -> Option<Request> {
             req.body.extend_from_slice(&chunk);
             read_line(r)?;
         }
-    } else if let Some(n) = req.header("content-length").and_then(|v| v.parse::<usize>().ok()) {
+    } else if let Some(n) = req
+        .header("content-length")
+        .and_then(|v| v.parse::<usize>().ok())
+    {
         let mut body = vec![0u8; n];
         r.read_exact(&mut body).ok()?;
         req.body = body;
