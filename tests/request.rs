@@ -589,3 +589,68 @@ fn post_on_a_stale_connection_is_not_retried() {
         assert_eq!(server.connections_accepted(), 1);
     });
 }
+
+#[test]
+fn connect_method_is_sent() {
+    watchdog(Duration::from_secs(10), || {
+        let (server, client) = setup(|_, c| c.respond(200, &[], b"tunnel"));
+        let res = client
+            .request(RequestOptions::new(format!("{API}/c")).method(Method::Connect))
+            .wait();
+        let log = server.requests_log();
+        assert_eq!(res.map(|r| r.status_code).ok(), Some(200), "{log:?}");
+        assert_eq!(log[0].method, "CONNECT");
+    });
+}
+
+#[test]
+fn the_pool_keeps_a_connection_per_worker_for_reuse() {
+    watchdog(Duration::from_secs(10), || {
+        // Each round holds 10 requests on the server at once, so 10
+        // connections are open together; the second round reuses them all.
+        let barrier = Arc::new(std::sync::Barrier::new(wxnet::WORKERS));
+        let (server, client) = setup(move |_, c| {
+            barrier.wait();
+            c.respond(200, &[], b"ok")
+        });
+        for round in 0..2 {
+            let tasks: Vec<_> = (0..wxnet::WORKERS)
+                .map(|i| client.request(RequestOptions::new(format!("{API}/{round}/{i}"))))
+                .collect();
+            let reused = tasks
+                .into_iter()
+                .map(|t| t.wait().unwrap().profile.socket_reused)
+                .filter(|r| *r)
+                .count();
+            assert_eq!(reused, if round == 0 { 0 } else { wxnet::WORKERS });
+        }
+        assert_eq!(server.connections_accepted(), wxnet::WORKERS);
+    });
+}
+
+#[test]
+fn no_proxy_is_taken_from_the_environment() {
+    // The environment is per process: check it in a child run of this test.
+    if std::env::var_os("WXNET_PROXY_CHILD").is_none() {
+        let out = std::process::Command::new(std::env::current_exe().unwrap())
+            .args([
+                "--exact",
+                "no_proxy_is_taken_from_the_environment",
+                "--nocapture",
+            ])
+            .env("WXNET_PROXY_CHILD", "1")
+            .env("HTTPS_PROXY", "http://127.0.0.1:9")
+            .env("https_proxy", "http://127.0.0.1:9")
+            .env("ALL_PROXY", "http://127.0.0.1:9")
+            .env("HTTP_PROXY", "http://127.0.0.1:9")
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success(), "{text}");
+        assert!(text.contains("1 passed"), "{text}");
+        return;
+    }
+    let (server, client) = setup(|_, c| c.respond(200, &[], b"direct"));
+    assert_eq!(get(&client, "/").unwrap().data.as_text(), Some("direct"));
+    assert_eq!(server.requests(), 1);
+}
