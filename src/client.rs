@@ -377,3 +377,42 @@ impl<W: Work> Handle<W> {
         self.call.task.is_finished()
     }
 }
+
+/// Defines a public task handle (`RequestTask`, …) over [`Handle`].
+macro_rules! task_handle {
+    ($(#[$doc:meta])* $name:ident, $work:ty, $out:ty) => {
+        $(#[$doc])*
+        pub struct $name {
+            handle: $crate::client::Handle<$work>,
+        }
+
+        impl std::fmt::Debug for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.debug_struct(stringify!($name))
+                    .field("finished", &self.handle.is_finished())
+                    .finish()
+            }
+        }
+
+        impl $name {
+            /// Abort the call: it fails with `<api>:fail abort` (errno 1)
+            /// promptly, whether queued or in flight, even while a read
+            /// is blocked. Does nothing once the call has ended.
+            pub fn abort(&self) {
+                self.handle.abort();
+            }
+
+            /// Block until the call ends and return its result (after its
+            /// callbacks have run).
+            pub fn wait(self) -> $crate::Result<$out> {
+                self.handle.wait()
+            }
+
+            /// Whether the call has ended.
+            pub fn is_finished(&self) -> bool {
+                self.handle.is_finished()
+            }
+        }
+    };
+}
+pub(crate) use task_handle;

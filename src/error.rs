@@ -66,8 +66,11 @@ pub enum ErrorKind {
     ResponseTooLarge,
     /// A downloaded file is larger than its cap (errno 603301).
     FileTooLarge,
-    /// A local file is missing or unreadable (errno 1300002).
+    /// A local file does not exist (errno 1300002).
     FileNotFound,
+    /// A local file cannot be read or written: permissions, a directory
+    /// where a file was expected, a full disk (errno 1300013).
+    FileAccess,
     /// An argument of the call is not acceptable, such as a header with a
     /// line break (errno 1).
     InvalidArgument,
@@ -106,6 +109,7 @@ impl ErrorKind {
             ErrorKind::ResponseTooLarge => "exceed max size",
             ErrorKind::FileTooLarge => "exceed max file size",
             ErrorKind::FileNotFound => "file not found",
+            ErrorKind::FileAccess => "file error",
             ErrorKind::InvalidArgument => "invalid argument",
             ErrorKind::Config => "invalid config",
             ErrorKind::CallbackPanicked => "callback panicked",
@@ -131,6 +135,7 @@ impl ErrorKind {
             ErrorKind::ConvertFailed => 602302,
             ErrorKind::FileTooLarge => 603301,
             ErrorKind::FileNotFound => 1300002,
+            ErrorKind::FileAccess => 1300013,
             ErrorKind::Abort
             | ErrorKind::InvalidArgument
             | ErrorKind::Config

@@ -3,11 +3,11 @@
 //! per-call ureq configuration (deadline, redirects), the one retry on a
 //! stale pooled connection, and the mapping of every failure to [`Error`].
 
-use std::io;
+use std::io::{self, Read};
 use std::sync::atomic::Ordering;
 
-use ureq::Body;
 use ureq::http::{HeaderName, HeaderValue, Response};
+use ureq::{Body, SendBody};
 
 use crate::client::Engine;
 use crate::error::{Error, ErrorKind, Result};
@@ -158,12 +158,28 @@ pub(crate) fn find_header<'a>(headers: &'a [(String, String)], name: &str) -> Op
         .map(|(_, v)| v.as_str())
 }
 
+/// Opens a streamed request body; called again for each hop that resends
+/// it (a 307/308 redirect).
+pub(crate) type OpenBody<'a> = &'a (dyn Fn() -> Result<Box<dyn Read>> + Sync);
+
+/// The body of a request.
+#[derive(Clone, Copy)]
+pub(crate) enum Payload<'a> {
+    None,
+    Bytes(&'a [u8]),
+    /// Streamed with an exact length, never held in memory whole.
+    Stream {
+        len: u64,
+        open: OpenBody<'a>,
+    },
+}
+
 /// One HTTP exchange to make.
 pub(crate) struct Exchange<'a> {
     pub method: Method,
     pub url: &'a str,
     pub headers: &'a [(String, String)],
-    pub body: Option<&'a [u8]>,
+    pub body: Payload<'a>,
     pub manual_redirect: bool,
 }
 
@@ -234,7 +250,7 @@ pub(crate) fn send(engine: &Engine, ctl: &JobCtl, ex: &Exchange<'_>) -> Result<S
         };
         if to_get {
             method = Method::Get;
-            body = None;
+            body = Payload::None;
             headers.retain(|(n, _)| !n.eq_ignore_ascii_case("content-type"));
         }
         if url::Url::parse(&url).map(|u| u.origin()).ok() != Some(next.origin()) {
@@ -254,7 +270,7 @@ fn send_retrying(engine: &Engine, ctl: &JobCtl, ex: &Exchange<'_>) -> Result<Res
         if left.is_zero() {
             return Err(ctl.error(ErrorKind::Timeout));
         }
-        match send_once(engine, ex, left) {
+        match send_once(engine, ctl, ex, left) {
             Ok(r) => {
                 ctl.fresh_only.store(false, Ordering::Relaxed);
                 return Ok(r);
@@ -285,27 +301,43 @@ fn is_stale_connection(ctl: &JobCtl, e: &ureq::Error) -> bool {
 
 fn send_once(
     engine: &Engine,
+    ctl: &JobCtl,
     ex: &Exchange<'_>,
     left: std::time::Duration,
 ) -> std::result::Result<Response<Body>, ureq::Error> {
     let agent = &engine.agent;
+    let stream = |open: OpenBody<'_>| match open() {
+        Ok(reader) => Ok(SendBody::from_owned_reader(reader)),
+        Err(e) => {
+            ctl.stash(e);
+            Err(crate::transport::stashed())
+        }
+    };
     macro_rules! go {
         ($builder:expr, $with_body:ident) => {{
             let mut b = $builder;
             for (k, v) in ex.headers {
                 b = b.header(k.as_str(), v.as_str());
             }
+            if let Payload::Stream { len, .. } = ex.body {
+                b = b.header("content-length", len.to_string());
+            }
             let b = b.config().timeout_global(Some(left)).build();
             go!(@send b, $with_body)
         }};
         (@send $b:ident, without) => {
             match ex.body {
-                Some(body) => $b.force_send_body().send(body),
-                None => $b.call(),
+                Payload::None => $b.call(),
+                Payload::Bytes(body) => $b.force_send_body().send(body),
+                Payload::Stream { open, .. } => $b.force_send_body().send(stream(open)?),
             }
         };
         (@send $b:ident, with) => {
-            $b.send(ex.body.unwrap_or_default())
+            match ex.body {
+                Payload::None => $b.send(&[][..]),
+                Payload::Bytes(body) => $b.send(body),
+                Payload::Stream { open, .. } => $b.send(stream(open)?),
+            }
         };
     }
     match ex.method {
@@ -318,6 +350,27 @@ fn send_once(
         Method::Post => go!(agent.post(ex.url), with),
         Method::Put => go!(agent.put(ex.url), with),
     }
+}
+
+/// Read a whole response body, at most `cap` bytes.
+pub(crate) fn read_capped(ctl: &JobCtl, body: &mut Body, cap: u64) -> Result<Vec<u8>> {
+    let too_large = || {
+        Error::with_detail(
+            ctl.api_name(),
+            ErrorKind::ResponseTooLarge,
+            &format!("{cap} bytes"),
+        )
+    };
+    if body.content_length().is_some_and(|n| n > cap) {
+        return Err(too_large());
+    }
+    body.with_config()
+        .limit(cap)
+        .read_to_vec()
+        .map_err(|e| match e {
+            ureq::Error::BodyExceedsLimit(_) => too_large(),
+            e => map_error(ctl, e),
+        })
 }
 
 /// The [`Error`] for a ureq failure of the call `ctl`: a cancellation or a
@@ -334,9 +387,6 @@ pub(crate) fn map_error(ctl: &JobCtl, e: ureq::Error) -> Error {
     let err = match &e {
         ureq::Error::Timeout(_) => ctl.error(ErrorKind::Timeout),
         _ if ctl.remaining().is_zero() => ctl.error(ErrorKind::Timeout),
-        ureq::Error::BodyExceedsLimit(n) => {
-            Error::with_detail(api, ErrorKind::ResponseTooLarge, &format!("{n} bytes"))
-        }
         ureq::Error::Io(io) => return network_error(api, io.kind()).source_from(e),
         ureq::Error::HostNotFound => {
             Error::with_reason(api, ErrorKind::Network, "dns lookup failed")

@@ -78,20 +78,25 @@ mod charset;
 mod client;
 mod config;
 mod data;
+mod download;
 mod error;
 mod header;
 mod http;
 mod job;
+mod multipart;
 mod policy;
 mod pool;
 mod profile;
+mod progress;
 mod request;
 mod tls;
 mod transport;
+mod upload;
 
 pub use client::Client;
 pub use config::{ClientBuilder, EnvVersion, MAX_TIMEOUT, NetworkTimeout, WORKERS};
 pub use data::RequestData;
+pub use download::{DownloadFileOptions, DownloadFileSuccess, DownloadProgress, DownloadTask};
 pub use error::{Error, ErrorKind, Result};
 pub use header::Header;
 pub use http::Method;
@@ -101,3 +106,4 @@ pub use request::{
     DataType, HeadersReceived, Redirect, RequestOptions, RequestSuccess, RequestTask, ResponseData,
     ResponseType,
 };
+pub use upload::{UploadFileOptions, UploadFileSuccess, UploadProgress, UploadTask};

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 use crate::charset;
-use crate::client::{Client, Engine, Handle};
+use crate::client::{Client, Engine};
 use crate::data::{RequestData, append_query, form_pairs};
 use crate::error::{Error, ErrorKind, Result};
 use crate::header::Header;
@@ -389,46 +389,20 @@ impl RequestOptions {
     }
 }
 
-/// The handle of a request (`RequestTask`).
-///
-/// ```no_run
-/// let client = wxnet::Client::builder().request_domains(["https://api.example.com"]).build()?;
-/// let task = client.request(wxnet::RequestOptions::new("https://api.example.com/slow"));
-/// task.abort();
-/// assert_eq!(task.wait().unwrap_err().kind(), wxnet::ErrorKind::Abort);
-/// # Ok::<(), wxnet::Error>(())
-/// ```
-pub struct RequestTask {
-    handle: Handle<RequestWork>,
-}
-
-impl std::fmt::Debug for RequestTask {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RequestTask")
-            .field("finished", &self.handle.is_finished())
-            .finish()
-    }
-}
-
-impl RequestTask {
-    /// Abort the request: it fails with `request:fail abort` (errno 1)
-    /// promptly, whether queued or in flight, even while a read is
-    /// blocked. Does nothing once the call has ended.
-    pub fn abort(&self) {
-        self.handle.abort();
-    }
-
-    /// Block until the request ends and return its result (after its
-    /// callbacks have run).
-    pub fn wait(self) -> Result<RequestSuccess> {
-        self.handle.wait()
-    }
-
-    /// Whether the request has ended.
-    pub fn is_finished(&self) -> bool {
-        self.handle.is_finished()
-    }
-}
+crate::client::task_handle!(
+    /// The handle of a request (`RequestTask`).
+    ///
+    /// ```no_run
+    /// let client = wxnet::Client::builder().request_domains(["https://api.example.com"]).build()?;
+    /// let task = client.request(wxnet::RequestOptions::new("https://api.example.com/slow"));
+    /// task.abort();
+    /// assert_eq!(task.wait().unwrap_err().kind(), wxnet::ErrorKind::Abort);
+    /// # Ok::<(), wxnet::Error>(())
+    /// ```
+    RequestTask,
+    RequestWork,
+    RequestSuccess
+);
 
 impl Client {
     /// Make a request (`wx.request`). Returns at once; the call runs on a
@@ -529,7 +503,10 @@ impl Work for RequestWork {
             method: self.method,
             url: &self.url,
             headers: &self.headers,
-            body: self.body.as_deref(),
+            body: match &self.body {
+                Some(b) => http::Payload::Bytes(b),
+                None => http::Payload::None,
+            },
             manual_redirect: self.manual_redirect,
         };
         let http::Sent {
@@ -560,18 +537,7 @@ impl Work for RequestWork {
             }
             Vec::new()
         } else {
-            let cap = engine.max_response_size;
-            if body.content_length().is_some_and(|n| n > cap) {
-                return Err(Error::with_detail(
-                    API,
-                    ErrorKind::ResponseTooLarge,
-                    &format!("{cap} bytes"),
-                ));
-            }
-            body.with_config()
-                .limit(cap)
-                .read_to_vec()
-                .map_err(|e| http::map_error(ctl, e))?
+            http::read_capped(ctl, &mut body, engine.max_response_size)?
         };
         ctl.trace().response_end = Some(Instant::now());
         let data = match self.response_type {

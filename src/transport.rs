@@ -37,7 +37,7 @@ const UNRESOLVED: IpAddr = IpAddr::V4(Ipv4Addr::UNSPECIFIED);
 const CONNECT_STACK: usize = 128 * 1024;
 
 /// The error ureq sees when our layer has stashed the precise one.
-fn stashed() -> ureq::Error {
+pub(crate) fn stashed() -> ureq::Error {
     ureq::Error::Io(io::Error::other("wxnet: see stashed error"))
 }
 

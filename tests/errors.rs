@@ -30,6 +30,7 @@ fn every_kind_has_its_reason_and_errno() {
         (ErrorKind::ResponseTooLarge, "exceed max size", 600001),
         (ErrorKind::FileTooLarge, "exceed max file size", 603301),
         (ErrorKind::FileNotFound, "file not found", 1300002),
+        (ErrorKind::FileAccess, "file error", 1300013),
         (ErrorKind::InvalidArgument, "invalid argument", 1),
         (ErrorKind::Config, "invalid config", 1),
         (ErrorKind::CallbackPanicked, "callback panicked", 1),

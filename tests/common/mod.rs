@@ -619,3 +619,111 @@ pub fn client_builder(pki: &TestPki, server: &HttpServer) -> wxnet::ClientBuilde
     }
     b
 }
+
+/// A directory under the system temp dir, removed when dropped.
+pub struct TempDir(pub std::path::PathBuf);
+
+impl TempDir {
+    pub fn new(tag: &str) -> TempDir {
+        static N: AtomicUsize = AtomicUsize::new(0);
+        let p = std::env::temp_dir().join(format!(
+            "wxnet-test-{tag}-{}-{}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::SeqCst)
+        ));
+        let _ = std::fs::remove_dir_all(&p);
+        std::fs::create_dir_all(&p).unwrap();
+        TempDir(p)
+    }
+
+    pub fn path(&self) -> &std::path::Path {
+        &self.0
+    }
+
+    /// The names of the files in the directory, sorted.
+    pub fn files(&self) -> Vec<String> {
+        let mut v: Vec<String> = std::fs::read_dir(&self.0)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        v.sort();
+        v
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// `len` bytes of a fixed, non-repeating-looking pattern (cheap to make,
+/// different at every offset within a 251-byte cycle).
+pub fn pattern(len: usize) -> Vec<u8> {
+    (0..len)
+        .map(|i| (i % 251) as u8 ^ ((i >> 11) as u8))
+        .collect()
+}
+
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// Parse a multipart/form-data body: `(name, filename, content_type, data)`
+/// for each part.
+pub fn parse_multipart(
+    content_type: &str,
+    body: &[u8],
+) -> Vec<(String, Option<String>, Option<String>, Vec<u8>)> {
+    let boundary = content_type
+        .split_once("boundary=")
+        .unwrap()
+        .1
+        .trim_matches('"');
+    let delim = format!("--{boundary}").into_bytes();
+    let mut parts = Vec::new();
+    let mut rest = body;
+    let find = |hay: &[u8], needle: &[u8]| hay.windows(needle.len()).position(|w| w == needle);
+    let start = find(rest, &delim).expect("first boundary");
+    rest = &rest[start + delim.len()..];
+    loop {
+        if rest.starts_with(b"--") {
+            break;
+        }
+        rest = rest.strip_prefix(b"\r\n").expect("CRLF after boundary");
+        let head_end = find(rest, b"\r\n\r\n").expect("part head");
+        let head = String::from_utf8_lossy(&rest[..head_end]).into_owned();
+        rest = &rest[head_end + 4..];
+        let mut end_delim = b"\r\n".to_vec();
+        end_delim.extend_from_slice(&delim);
+        let end = find(rest, &end_delim).expect("part end");
+        let data = rest[..end].to_vec();
+        rest = &rest[end + end_delim.len()..];
+        let param = |key: &str| {
+            head.split(';')
+                .find_map(|p| p.trim().strip_prefix(&format!("{key}=\"")))
+                .map(|v| {
+                    v.trim_end_matches(|c| c == '"' || c == '\r' || c == '\n')
+                        .split('"')
+                        .next()
+                        .unwrap_or("")
+                        .to_string()
+                })
+        };
+        let ctype = head
+            .lines()
+            .find_map(|l| l.strip_prefix("Content-Type: "))
+            .map(str::to_string);
+        parts.push((
+            param("name").unwrap_or_default(),
+            param("filename"),
+            ctype,
+            data,
+        ));
+    }
+    parts
+}
