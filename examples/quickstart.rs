@@ -14,13 +14,23 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 use serde_json::json;
-use wxnet::{Client, Method, Redirect, RequestOptions, ResponseData, ResponseType};
+use wxnet::{
+    Client, DownloadFileOptions, Method, Redirect, RequestOptions, ResponseData, ResponseType,
+    UploadFileOptions,
+};
 
 const API: &str = "https://api.example.com";
+const UP: &str = "https://up.example.com";
+const DL: &str = "https://dl.example.com";
 
 fn main() -> Result<(), wxnet::Error> {
     let pki = common::TestPki::new();
-    let identity = pki.identity(&["api.example.com", "evil.example.net"]);
+    let identity = pki.identity(&[
+        "api.example.com",
+        "up.example.com",
+        "dl.example.com",
+        "evil.example.net",
+    ]);
     let server = common::HttpServer::start(pki.server_config(&identity), route);
     println!(
         "local HTTPS server on {} (api.example.com)\n",
@@ -31,7 +41,12 @@ fn main() -> Result<(), wxnet::Error> {
         .app_id("wx0123456789abcdef")
         .env_version(wxnet::EnvVersion::Release("1.0.0".into()))
         .request_domains([API])
+        .upload_domains([UP])
+        .download_domains([DL])
+        .download_dir(std::env::temp_dir().join("wxnet-quickstart"))
         .resolve("api.example.com", server.addr())
+        .resolve("up.example.com", server.addr())
+        .resolve("dl.example.com", server.addr())
         .resolve("evil.example.net", server.addr())
         .add_root_certificate(pki.ca_pem())?
         .build()?;
@@ -155,6 +170,61 @@ fn main() -> Result<(), wxnet::Error> {
     task.abort();
     fail(task.wait());
 
+    section("uploadFile: a 3 MiB file streamed as multipart/form-data");
+    let file = std::env::temp_dir().join("wxnet-quickstart-upload.bin");
+    std::fs::write(&file, common::pattern(3 << 20)).expect("temp file");
+    let mut last = 0;
+    let res = client
+        .upload_file(
+            UploadFileOptions::new(format!("{UP}/upload"), &file, "file")
+                .form_data("user", "42")
+                .on_progress_update(move |p| {
+                    if p.progress >= last + 25 || p.progress == 100 {
+                        println!(
+                            "  progress {:>3}% ({} of {} bytes)",
+                            p.progress, p.total_bytes_sent, p.total_bytes_expected_to_send
+                        );
+                        last = p.progress;
+                    }
+                }),
+        )
+        .wait()?;
+    println!("  {} {}", res.status_code, res.data);
+    let _ = std::fs::remove_file(&file);
+    fail(
+        client
+            .upload_file(UploadFileOptions::new(
+                format!("{UP}/upload"),
+                "/no/such/file",
+                "file",
+            ))
+            .wait(),
+    );
+
+    section("downloadFile: 8 MiB to a temp file, then a capped one");
+    let res = client
+        .download_file(DownloadFileOptions::new(format!("{DL}/file/{}", 8 << 20)))
+        .wait()?;
+    println!(
+        "  {} {} bytes at {} (sha256 {})",
+        res.status_code,
+        res.data_length,
+        res.path().display(),
+        &common::sha256_hex(&std::fs::read(res.path()).expect("downloaded file"))[..16]
+    );
+    let _ = std::fs::remove_file(res.path());
+    let capped = Client::builder()
+        .download_domains([DL])
+        .max_download_size(1 << 20)
+        .resolve("dl.example.com", server.addr())
+        .add_root_certificate(pki.ca_pem())?
+        .build()?;
+    fail(
+        capped
+            .download_file(DownloadFileOptions::new(format!("{DL}/file/{}", 8 << 20)))
+            .wait(),
+    );
+
     println!(
         "\nserver saw {} requests on {} connections",
         server.requests(),
@@ -203,6 +273,26 @@ fn route(r: &common::Request, c: &mut common::Conn) {
             &[("content-type", "application/octet-stream")],
             &[0, 1, 2, 254, 255],
         ),
+        "/upload" => {
+            let ct = r.header("content-type").unwrap_or_default().to_string();
+            let parts = common::parse_multipart(&ct, &r.body);
+            let summary: Vec<_> = parts
+                .iter()
+                .map(|(name, filename, _, data)| match filename {
+                    Some(f) => json!({"file": f, "field": name, "bytes": data.len(), "sha256": &common::sha256_hex(data)[..16]}),
+                    None => json!({"field": name, "value": String::from_utf8_lossy(data)}),
+                })
+                .collect();
+            c.respond(
+                200,
+                &[("content-type", "application/json")],
+                json!(summary).to_string().as_bytes(),
+            )
+        }
+        p if p.starts_with("/file/") => {
+            let data = common::pattern(p[6..].parse().unwrap_or(0));
+            c.respond(200, &[("content-type", "application/octet-stream")], &data)
+        }
         "/redirect" => c.respond(302, &[("location", "/hello")], b""),
         "/redirect-away" => c.respond(302, &[("location", "https://evil.example.net/")], b""),
         "/stream" => {

@@ -673,12 +673,11 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
         .collect()
 }
 
-/// Parse a multipart/form-data body: `(name, filename, content_type, data)`
-/// for each part.
-pub fn parse_multipart(
-    content_type: &str,
-    body: &[u8],
-) -> Vec<(String, Option<String>, Option<String>, Vec<u8>)> {
+/// One part of a multipart body: name, filename, content type, data.
+pub type Part = (String, Option<String>, Option<String>, Vec<u8>);
+
+/// Parse a multipart/form-data body.
+pub fn parse_multipart(content_type: &str, body: &[u8]) -> Vec<Part> {
     let boundary = content_type
         .split_once("boundary=")
         .unwrap()
@@ -707,7 +706,7 @@ pub fn parse_multipart(
             head.split(';')
                 .find_map(|p| p.trim().strip_prefix(&format!("{key}=\"")))
                 .map(|v| {
-                    v.trim_end_matches(|c| c == '"' || c == '\r' || c == '\n')
+                    v.trim_end_matches(['"', '\r', '\n'])
                         .split('"')
                         .next()
                         .unwrap_or("")
