@@ -26,10 +26,11 @@ pub(crate) struct Engine {
     pub max_download_size: u64,
     pub download_dir: PathBuf,
     pub max_message_size: usize,
-    #[allow(dead_code)]
+    #[cfg_attr(not(feature = "websocket"), allow(dead_code))]
     pub tls: Arc<ClientConfig>,
-    #[allow(dead_code)]
+    #[cfg_attr(not(feature = "websocket"), allow(dead_code))]
     pub resolve: Arc<ResolveMap>,
+    pub sockets: Arc<crate::socket::Registry>,
 }
 
 impl Engine {
@@ -156,6 +157,7 @@ impl Client {
             max_message_size: b.max_message_size,
             tls,
             resolve,
+            sockets: Arc::new(crate::socket::Registry::new()),
         });
         let pool = Pool::start(WORKERS, b.queue_capacity).map_err(|e| {
             Error::with_detail(
@@ -165,6 +167,12 @@ impl Client {
             )
             .source_from(e)
         })?;
+        let sockets = Arc::downgrade(&engine.sockets);
+        pool.add_hook(Box::new(move |why| {
+            if let Some(s) = sockets.upgrade() {
+                s.end_all(why);
+            }
+        }));
         Ok(Client {
             inner: Arc::new(Inner {
                 engine,

@@ -8,6 +8,7 @@
 
 use std::error::Error as StdError;
 use std::fmt;
+use std::sync::Arc;
 
 /// A specialised `Result` whose error is [`Error`].
 ///
@@ -157,6 +158,7 @@ impl fmt::Display for ErrorKind {
 /// `Display` prints [`err_msg`](Error::err_msg). The error that caused it
 /// (an io error, a rustls certificate error, a ureq protocol error) is kept
 /// as [`source`](std::error::Error::source); its type is not part of the API.
+/// Cloning is cheap and keeps the source.
 ///
 /// ```
 /// use wxnet::{Error, ErrorKind};
@@ -166,13 +168,15 @@ impl fmt::Display for ErrorKind {
 /// assert_eq!(e.to_string(), e.err_msg());
 /// assert_eq!(e.errno(), 1);
 /// ```
+#[derive(Clone)]
 pub struct Error(Box<Inner>);
 
+#[derive(Clone)]
 struct Inner {
     kind: ErrorKind,
     api: &'static str,
     msg: String,
-    source: Option<Box<dyn StdError + Send + Sync>>,
+    source: Option<Arc<dyn StdError + Send + Sync>>,
 }
 
 impl Error {
@@ -219,7 +223,7 @@ impl Error {
 
     /// Attach the underlying error.
     pub(crate) fn source_from(mut self, e: impl Into<Box<dyn StdError + Send + Sync>>) -> Error {
-        self.0.source = Some(e.into());
+        self.0.source = Some(Arc::from(e.into()));
         self
     }
 

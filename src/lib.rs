@@ -89,6 +89,7 @@ mod pool;
 mod profile;
 mod progress;
 mod request;
+mod socket;
 mod tls;
 mod transport;
 mod upload;
@@ -105,5 +106,9 @@ pub use profile::Profile;
 pub use request::{
     DataType, HeadersReceived, Redirect, RequestOptions, RequestSuccess, RequestTask, ResponseData,
     ResponseType,
+};
+pub use socket::{
+    ConnectSocketOptions, MAX_SOCKETS, ReadyState, SocketClose, SocketMessage, SocketOpen,
+    SocketTask,
 };
 pub use upload::{UploadFileOptions, UploadFileSuccess, UploadProgress, UploadTask};

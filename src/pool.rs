@@ -33,6 +33,10 @@ enum Background {
     Interrupted,
 }
 
+/// Something besides pool calls (sockets) that the background interrupt
+/// and shutdown must also end.
+pub(crate) type Hook = Box<dyn Fn(Cancel) + Send + Sync>;
+
 struct State {
     queue: VecDeque<Arc<dyn Job>>,
     running: Vec<Option<Arc<dyn Job>>>,
@@ -48,6 +52,7 @@ struct Shared {
     work_cv: Condvar,
     timer_cv: Condvar,
     capacity: usize,
+    hooks: Mutex<Vec<Hook>>,
 }
 
 /// The worker pool of one client.
@@ -73,6 +78,7 @@ impl Pool {
             work_cv: Condvar::new(),
             timer_cv: Condvar::new(),
             capacity,
+            hooks: Mutex::new(Vec::new()),
         });
         let mut threads = Vec::with_capacity(workers + 1);
         let spawned = (|| {
@@ -135,6 +141,11 @@ impl Pool {
         st.queue.remove(at)
     }
 
+    /// Register something the background interrupt and shutdown also end.
+    pub(crate) fn add_hook(&self, hook: Hook) {
+        lock(&self.shared.hooks).push(hook);
+    }
+
     pub(crate) fn enter_background(&self) {
         let mut st = lock(&self.shared.state);
         if st.background == Background::Foreground {
@@ -183,6 +194,7 @@ impl Pool {
         for job in running {
             job.ctl().cancel(Cancel::Abort);
         }
+        run_hooks(&self.shared, Cancel::Abort);
         let me = thread::current().id();
         if self.thread_ids.contains(&me) {
             return;
@@ -197,6 +209,12 @@ impl Pool {
     #[cfg(test)]
     pub(crate) fn queued(&self) -> usize {
         lock(&self.shared.state).queue.len()
+    }
+}
+
+fn run_hooks(shared: &Shared, why: Cancel) {
+    for hook in lock(&shared.hooks).iter() {
+        crate::job::contain(|| hook(why));
     }
 }
 
@@ -241,14 +259,16 @@ fn timer_loop(shared: &Shared) {
         });
         let mut interrupted = Vec::new();
         let mut cancel_running = Vec::new();
+        let mut interrupt = false;
         if let Background::Since(t) = st.background {
             if now >= t + BACKGROUND_GRACE {
                 st.background = Background::Interrupted;
+                interrupt = true;
                 interrupted.extend(st.queue.drain(..));
                 cancel_running.extend(st.running.iter().flatten().cloned());
             }
         }
-        if !expired.is_empty() || !interrupted.is_empty() || !cancel_running.is_empty() {
+        if !expired.is_empty() || interrupt {
             drop(st);
             for job in expired {
                 job.fail(ErrorKind::Timeout);
@@ -258,6 +278,9 @@ fn timer_loop(shared: &Shared) {
             }
             for job in cancel_running {
                 job.ctl().cancel(Cancel::Interrupted);
+            }
+            if interrupt {
+                run_hooks(shared, Cancel::Interrupted);
             }
             st = lock(&shared.state);
             continue;

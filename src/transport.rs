@@ -77,15 +77,21 @@ impl Resolver for PolicyResolver {
             }
         };
         let mut out = self.empty();
-        let addr = match self.map.get(&target.host) {
-            Some(mapped) => *mapped,
-            None => match target.host.parse::<IpAddr>() {
-                Ok(ip) => SocketAddr::new(ip, target.port),
-                Err(_) => SocketAddr::new(UNRESOLVED, target.port),
-            },
-        };
-        out.push(addr);
+        out.push(address_for(&self.map, &target.host, target.port));
         Ok(out)
+    }
+}
+
+/// Where to connect for `host`: its `resolve` mapping, the address itself
+/// for an IP literal (`skip_domain_check`), else "look it up when
+/// connecting".
+pub(crate) fn address_for(map: &ResolveMap, host: &str, port: u16) -> SocketAddr {
+    match map.get(host) {
+        Some(mapped) => *mapped,
+        None => match host.parse::<IpAddr>() {
+            Ok(ip) => SocketAddr::new(ip, port),
+            Err(_) => SocketAddr::new(UNRESOLVED, port),
+        },
     }
 }
 
@@ -156,7 +162,7 @@ impl Connector<()> for WxConnector {
 }
 
 /// The host of `uri` as DNS and SNI want it: no brackets, no trailing dot.
-fn bare_host(uri: &Uri) -> String {
+pub(crate) fn bare_host(uri: &Uri) -> String {
     let h = uri.host().unwrap_or_default();
     let h = h
         .strip_prefix('[')
@@ -184,7 +190,7 @@ fn timed_out() -> ureq::Error {
 
 /// DNS (if the resolver left the name unresolved) and TCP connect, on a
 /// helper thread so that an abort wakes the worker at once.
-fn connect_tcp(
+pub(crate) fn connect_tcp(
     ctl: Option<&JobCtl>,
     host: &str,
     addr: SocketAddr,
@@ -279,7 +285,7 @@ fn dns_and_connect(
 
 /// Run the rustls handshake on the worker (abortable: the socket is
 /// already bound to the call).
-fn handshake(
+pub(crate) fn handshake(
     ctl: Option<&JobCtl>,
     config: &Arc<ClientConfig>,
     host: &str,

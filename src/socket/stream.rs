@@ -1,0 +1,85 @@
+//! The byte stream under tungstenite: rustls over a TCP socket whose reads
+//! are gated, so that the reader thread can wait for data *without*
+//! holding the connection lock and senders never wait behind a blocked
+//! read.
+//!
+//! The reader thread blocks in `peek()` on a duplicate of the socket. When
+//! bytes (or EOF) show up it takes the lock, opens the gate for exactly one
+//! socket read, and drains tungstenite until it reports `WouldBlock`:
+//! everything already buffered in rustls and tungstenite is processed, but
+//! the socket is never read while it might block. A sender only ever
+//! writes. Measured (see DEPS.md §3.3): send p50 16 µs, against 54 ms for a
+//! lock held across a polling read.
+
+use std::io::{self, Read, Write};
+use std::net::TcpStream;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// A TCP socket that allows one read per opening of its gate once
+/// `gated` is on (after the WebSocket handshake).
+pub(crate) struct GatedTcp {
+    pub tcp: TcpStream,
+    pub gate: Arc<AtomicBool>,
+    pub gated: bool,
+}
+
+impl Read for GatedTcp {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if self.gated && !self.gate.swap(false, Ordering::AcqRel) {
+            return Err(io::ErrorKind::WouldBlock.into());
+        }
+        loop {
+            match self.tcp.read(buf) {
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                r => return r,
+            }
+        }
+    }
+}
+
+impl Write for GatedTcp {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        loop {
+            match self.tcp.write(buf) {
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                r => return r,
+            }
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.tcp.flush()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::TcpListener;
+
+    #[test]
+    fn a_closed_gate_never_touches_the_socket() {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        let mut peer = TcpStream::connect(l.local_addr().unwrap()).unwrap();
+        let (tcp, _) = l.accept().unwrap();
+        peer.write_all(b"abc").unwrap();
+        let gate = Arc::new(AtomicBool::new(false));
+        let mut g = GatedTcp {
+            tcp,
+            gate: gate.clone(),
+            gated: true,
+        };
+        let mut buf = [0u8; 8];
+        assert_eq!(
+            g.read(&mut buf).unwrap_err().kind(),
+            io::ErrorKind::WouldBlock
+        );
+        gate.store(true, Ordering::Release);
+        assert_eq!(g.read(&mut buf).unwrap(), 3);
+        assert_eq!(
+            g.read(&mut buf).unwrap_err().kind(),
+            io::ErrorKind::WouldBlock
+        );
+    }
+}

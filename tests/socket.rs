@@ -1,0 +1,563 @@
+//! `connect_socket`, `SocketTask` and the global socket functions
+//! (SPEC §5, §6) against loopback `wss://` servers.
+
+mod common;
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, mpsc};
+use std::time::{Duration, Instant};
+
+use common::{ServerWs, TestPki, Upgrade, WsServer, watchdog};
+use tungstenite::Message;
+use wxnet::{
+    Client, ConnectSocketOptions, ErrorKind, ReadyState, SocketClose, SocketMessage, SocketTask,
+};
+
+const WS: &str = "wss://ws.example.com";
+const SECS: Duration = Duration::from_secs(5);
+
+fn client_for(pki: &TestPki, addr: std::net::SocketAddr) -> Client {
+    Client::builder()
+        .app_id("wxtest")
+        .socket_domains([WS])
+        .add_root_certificate(pki.ca_pem())
+        .unwrap()
+        .resolve("ws.example.com", addr)
+        .build()
+        .unwrap()
+}
+
+fn server(handler: impl Fn(ServerWs, Upgrade) + Send + Sync + 'static) -> (WsServer, Client) {
+    let pki = TestPki::new();
+    let s = WsServer::start(
+        pki.server_config(&pki.identity(&["ws.example.com"])),
+        handler,
+    );
+    let c = client_for(&pki, s.addr());
+    (s, c)
+}
+
+fn echo() -> (WsServer, Client) {
+    let pki = TestPki::new();
+    let s = WsServer::echo(pki.server_config(&pki.identity(&["ws.example.com"])));
+    let c = client_for(&pki, s.addr());
+    (s, c)
+}
+
+/// Every event of a socket, in order, as text.
+fn record(task: &SocketTask) -> (Arc<Mutex<Vec<String>>>, mpsc::Receiver<SocketClose>) {
+    let log = Arc::new(Mutex::new(Vec::new()));
+    let (tx, rx) = mpsc::channel();
+    let l = log.clone();
+    task.on_open(move |_| l.lock().unwrap().push("open".into()));
+    let l = log.clone();
+    task.on_message(move |m| l.lock().unwrap().push(format!("message {m:?}")));
+    let l = log.clone();
+    task.on_error(move |e| l.lock().unwrap().push(format!("error {}", e.err_msg())));
+    let l = log.clone();
+    task.on_close(move |c| {
+        l.lock()
+            .unwrap()
+            .push(format!("close {} {}", c.code, c.reason));
+        let _ = tx.send(c.clone());
+    });
+    (log, rx)
+}
+
+#[test]
+fn echo_text_and_binary_with_protocol_headers_and_referer() {
+    watchdog(Duration::from_secs(10), || {
+        let (server, client) = echo();
+        let task = client.connect_socket(
+            ConnectSocketOptions::new(format!("{WS}/chat?room=1"))
+                .header("x-token", "abc")
+                .header("Referer", "https://evil.example.net/")
+                .protocols(["chat.v2", "chat.v1"]),
+        );
+        let open = task.wait_open(SECS).unwrap();
+        assert_eq!(open.header.get("sec-websocket-protocol"), Some("chat.v2"));
+        assert_eq!(open.header.get("x-server"), Some("wxnet-test"));
+        assert!(open.profile.ssl_connection_end.is_some());
+        assert_eq!(task.ready_state(), ReadyState::Open);
+        task.send(SocketMessage::Text("你好".into())).unwrap();
+        task.send(SocketMessage::Binary(vec![0, 1, 255])).unwrap();
+        assert_eq!(
+            task.recv(SECS).unwrap(),
+            Some(SocketMessage::Text("你好".into()))
+        );
+        assert_eq!(
+            task.recv(SECS).unwrap(),
+            Some(SocketMessage::Binary(vec![0, 1, 255]))
+        );
+        let up = &server.upgrades()[0];
+        assert_eq!(up.path, "/chat?room=1");
+        assert_eq!(up.header("x-token"), Some("abc"));
+        assert_eq!(
+            up.header("referer"),
+            Some("https://servicewechat.com/wxtest/0/page-frame.html")
+        );
+        let (log, closed) = record(&task);
+        task.close(1000, "bye").unwrap();
+        let c = closed.recv_timeout(SECS).unwrap();
+        assert_eq!((c.code, c.reason.as_str()), (1000, "bye"));
+        assert_eq!(task.ready_state(), ReadyState::Closed);
+        // The open event was delivered to the late on_open; one close.
+        assert_eq!(*log.lock().unwrap(), ["open", "close 1000 bye"]);
+        assert_eq!(
+            task.send("late".into()).unwrap_err().err_msg(),
+            "SocketTask.send:fail SocketTask.readyState is not OPEN"
+        );
+    });
+}
+
+#[test]
+fn listeners_registered_late_miss_neither_open_nor_early_messages() {
+    watchdog(Duration::from_secs(10), || {
+        let (sent_tx, sent_rx) = mpsc::channel();
+        let sent_tx = Mutex::new(sent_tx);
+        let (_server, client) = server(move |mut ws, _| {
+            for i in 0..3 {
+                ws.send(Message::Text(format!("early {i}").into())).unwrap();
+            }
+            sent_tx.lock().unwrap().send(()).unwrap();
+            while ws.read().is_ok() {}
+        });
+        let task = client.connect_socket(ConnectSocketOptions::new(format!("{WS}/")));
+        sent_rx.recv_timeout(SECS).unwrap();
+        // Wait until the client has surely read them: a round trip.
+        let (log, _closed) = {
+            task.wait_open(SECS).unwrap();
+            record(&task)
+        };
+        let deadline = Instant::now() + SECS;
+        while log.lock().unwrap().len() < 4 {
+            assert!(Instant::now() < deadline, "{:?}", log.lock().unwrap());
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        assert_eq!(
+            *log.lock().unwrap(),
+            [
+                "open",
+                "message Text(\"early 0\")",
+                "message Text(\"early 1\")",
+                "message Text(\"early 2\")"
+            ]
+        );
+    });
+}
+
+#[test]
+fn a_sixth_socket_fails_and_a_closed_one_frees_its_slot() {
+    watchdog(Duration::from_secs(10), || {
+        let (_server, client) = echo();
+        let tasks: Vec<_> = (0..wxnet::MAX_SOCKETS)
+            .map(|_| client.connect_socket(ConnectSocketOptions::new(format!("{WS}/"))))
+            .collect();
+        for t in &tasks {
+            t.wait_open(SECS).unwrap();
+        }
+        let fails = Arc::new(AtomicUsize::new(0));
+        let f = fails.clone();
+        let sixth =
+            client.connect_socket(ConnectSocketOptions::new(format!("{WS}/")).fail(move |e| {
+                assert_eq!(
+                    e.err_msg(),
+                    "connectSocket:fail exceed max concurrent count"
+                );
+                f.fetch_add(1, Ordering::SeqCst);
+            }));
+        assert_eq!(fails.load(Ordering::SeqCst), 1);
+        assert_eq!(sixth.ready_state(), ReadyState::Closed);
+        let (_, closed) = record(&tasks[0]);
+        tasks[0].close(1000, "").unwrap();
+        closed.recv_timeout(SECS).unwrap();
+        let again = client.connect_socket(ConnectSocketOptions::new(format!("{WS}/")));
+        assert!(again.wait_open(SECS).is_ok());
+    });
+}
+
+#[test]
+fn close_arguments_are_validated() {
+    watchdog(Duration::from_secs(10), || {
+        let (_server, client) = echo();
+        let task = client.connect_socket(ConnectSocketOptions::new(format!("{WS}/")));
+        task.wait_open(SECS).unwrap();
+        for code in [0u16, 999, 1001, 1005, 2999, 5000] {
+            let e = task.close(code, "").unwrap_err();
+            assert_eq!(e.kind(), ErrorKind::InvalidArgument, "{code}");
+            assert!(
+                e.err_msg()
+                    .starts_with("SocketTask.close:fail invalid argument")
+            );
+        }
+        let e = task.close(1000, &"x".repeat(124)).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::InvalidArgument);
+        assert_eq!(task.ready_state(), ReadyState::Open);
+        let (_, closed) = record(&task);
+        task.close(4999, &"é".repeat(61)).unwrap();
+        assert_eq!(closed.recv_timeout(SECS).unwrap().code, 4999);
+    });
+}
+
+#[test]
+fn send_before_open_fails_with_the_ready_state_error() {
+    watchdog(Duration::from_secs(10), || {
+        let hole = common::blackhole();
+        let client = Client::builder()
+            .socket_domains([WS])
+            .resolve("ws.example.com", hole.addr)
+            .build()
+            .unwrap();
+        let task = client.connect_socket(ConnectSocketOptions::new(format!("{WS}/")));
+        assert_eq!(task.ready_state(), ReadyState::Connecting);
+        let e = task.send("x".into()).unwrap_err();
+        assert_eq!(
+            e.err_msg(),
+            "SocketTask.send:fail SocketTask.readyState is not OPEN"
+        );
+        // Closing while connecting abandons the attempt promptly.
+        let (log, closed) = record(&task);
+        task.close(3001, "never mind").unwrap();
+        let c = closed.recv_timeout(SECS).unwrap();
+        assert_eq!((c.code, c.reason.as_str()), (3001, "never mind"));
+        assert_eq!(*log.lock().unwrap(), ["close 3001 never mind"]);
+    });
+}
+
+#[test]
+fn server_close_is_reported_once_with_its_code() {
+    watchdog(Duration::from_secs(10), || {
+        let (_server, client) = server(|mut ws, _| {
+            ws.close(Some(tungstenite::protocol::CloseFrame {
+                code: 4000.into(),
+                reason: "server bye".into(),
+            }))
+            .unwrap();
+            while ws.read().is_ok() {}
+        });
+        let task = client.connect_socket(ConnectSocketOptions::new(format!("{WS}/")));
+        let (log, closed) = record(&task);
+        let c = closed.recv_timeout(SECS).unwrap();
+        assert_eq!((c.code, c.reason.as_str()), (4000, "server bye"));
+        assert!(closed.recv_timeout(Duration::from_millis(200)).is_err());
+        assert_eq!(*log.lock().unwrap(), ["open", "close 4000 server bye"]);
+    });
+}
+
+#[test]
+fn abrupt_tcp_close_gives_one_error_and_close_1006() {
+    watchdog(Duration::from_secs(10), || {
+        let (_server, client) = server(|mut ws, _| {
+            ws.send(Message::Text("last".into())).unwrap();
+            let _ = ws.get_mut().sock.shutdown(std::net::Shutdown::Both);
+        });
+        let task = client.connect_socket(ConnectSocketOptions::new(format!("{WS}/")));
+        let (log, closed) = record(&task);
+        assert_eq!(closed.recv_timeout(SECS).unwrap().code, 1006);
+        let log = log.lock().unwrap().clone();
+        assert_eq!(log[0], "open");
+        assert_eq!(log[1], "message Text(\"last\")");
+        assert!(log[2].starts_with("error connectSocket:fail"), "{log:?}");
+        assert_eq!(log[3], "close 1006 abnormal closure");
+        assert_eq!(log.len(), 4);
+    });
+}
+
+#[test]
+fn connection_failures_give_one_error_and_close_and_free_the_slot() {
+    watchdog(Duration::from_secs(10), || {
+        let pki = TestPki::new();
+        // Unknown CA.
+        let s = WsServer::echo(pki.server_config(&pki.identity(&["ws.example.com"])));
+        let untrusting = Client::builder()
+            .socket_domains([WS])
+            .resolve("ws.example.com", s.addr())
+            .build()
+            .unwrap();
+        let task = untrusting.connect_socket(ConnectSocketOptions::new(format!("{WS}/")));
+        let (log, closed) = record(&task);
+        assert_eq!(closed.recv_timeout(SECS).unwrap().code, 1006);
+        assert_eq!(
+            *log.lock().unwrap(),
+            [
+                "error connectSocket:fail ssl hand shake error",
+                "close 1006 abnormal closure"
+            ]
+        );
+        let e = task.wait_open(SECS).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Tls);
+
+        // Handshake rejected with 403.
+        let http = common::HttpServer::start(
+            pki.server_config(&pki.identity(&["ws.example.com"])),
+            |_, c| c.respond(403, &[], b"go away"),
+        );
+        let client = client_for(&pki, http.addr());
+        let task = client.connect_socket(ConnectSocketOptions::new(format!("{WS}/")));
+        let (log, closed) = record(&task);
+        closed.recv_timeout(SECS).unwrap();
+        assert_eq!(
+            log.lock().unwrap()[0],
+            "error connectSocket:fail websocket handshake failed: status 403"
+        );
+
+        // Upgrade never answered: handshake timeout.
+        let silent = common::HttpServer::start(
+            pki.server_config(&pki.identity(&["ws.example.com"])),
+            |_, c| {
+                c.peer_closed_wait(Duration::from_secs(8));
+            },
+        );
+        let client = client_for(&pki, silent.addr());
+        let t0 = Instant::now();
+        let task = client.connect_socket(
+            ConnectSocketOptions::new(format!("{WS}/")).timeout(Duration::from_millis(500)),
+        );
+        let (log, closed) = record(&task);
+        closed.recv_timeout(SECS).unwrap();
+        assert!(
+            t0.elapsed() < Duration::from_millis(1500),
+            "{:?}",
+            t0.elapsed()
+        );
+        assert_eq!(
+            *log.lock().unwrap(),
+            [
+                "error connectSocket:fail timeout",
+                "close 1006 abnormal closure"
+            ]
+        );
+        // Every slot is free again.
+        let ok = WsServer::echo(pki.server_config(&pki.identity(&["ws.example.com"])));
+        let client = client_for(&pki, ok.addr());
+        let tasks: Vec<_> = (0..wxnet::MAX_SOCKETS)
+            .map(|_| client.connect_socket(ConnectSocketOptions::new(format!("{WS}/"))))
+            .collect();
+        assert!(tasks.iter().all(|t| t.wait_open(SECS).is_ok()));
+    });
+}
+
+#[test]
+fn sends_from_four_threads_lose_and_mix_nothing() {
+    watchdog(Duration::from_secs(10), || {
+        let (_server, client) = echo();
+        let task = client.connect_socket(ConnectSocketOptions::new(format!("{WS}/")));
+        task.wait_open(SECS).unwrap();
+        let got = Arc::new(Mutex::new(Vec::new()));
+        let (done_tx, done_rx) = mpsc::channel();
+        let g = got.clone();
+        task.on_message(move |m| {
+            let mut v = g.lock().unwrap();
+            v.push(m.clone());
+            if v.len() == 1000 {
+                done_tx.send(()).unwrap();
+            }
+        });
+        let senders: Vec<_> = (0..4)
+            .map(|t| {
+                let task = task.clone();
+                std::thread::spawn(move || {
+                    for i in 0..250 {
+                        let body = format!("{t}:{i}:{}", "x".repeat(i % 97));
+                        if i % 2 == 0 {
+                            task.send(SocketMessage::Text(body)).unwrap();
+                        } else {
+                            task.send(SocketMessage::Binary(body.into_bytes())).unwrap();
+                        }
+                    }
+                })
+            })
+            .collect();
+        for s in senders {
+            s.join().unwrap();
+        }
+        done_rx.recv_timeout(SECS).unwrap();
+        let got = got.lock().unwrap();
+        let mut seen: Vec<String> = got
+            .iter()
+            .map(|m| match m {
+                SocketMessage::Text(s) => s.clone(),
+                SocketMessage::Binary(b) => String::from_utf8(b.clone()).unwrap(),
+            })
+            .collect();
+        seen.sort();
+        let mut want: Vec<String> = (0..4)
+            .flat_map(|t| (0..250).map(move |i| format!("{t}:{i}:{}", "x".repeat(i % 97))))
+            .collect();
+        want.sort();
+        assert_eq!(seen, want);
+    });
+}
+
+#[test]
+fn pings_are_answered_and_oversized_messages_close_with_1009() {
+    watchdog(Duration::from_secs(10), || {
+        let (pong_tx, pong_rx) = mpsc::channel();
+        let pong_tx = Mutex::new(pong_tx);
+        let (_server, client) = server(move |mut ws, _| {
+            ws.send(Message::Ping(b"srv".to_vec().into())).unwrap();
+            loop {
+                match ws.read() {
+                    Ok(Message::Pong(p)) => {
+                        pong_tx.lock().unwrap().send(p.to_vec()).unwrap();
+                        ws.send(Message::Binary(vec![0u8; 2 * 1024 * 1024].into()))
+                            .unwrap();
+                    }
+                    Ok(_) => {}
+                    Err(_) => return,
+                }
+            }
+        });
+        let task = client.connect_socket(ConnectSocketOptions::new(format!("{WS}/")));
+        let (log, closed) = record(&task);
+        assert_eq!(pong_rx.recv_timeout(SECS).unwrap(), b"srv");
+        let c = closed.recv_timeout(SECS).unwrap();
+        assert_eq!(c.code, 1009);
+        assert_eq!(
+            log.lock().unwrap()[1],
+            "error connectSocket:fail message too big"
+        );
+    });
+}
+
+#[test]
+fn global_functions_act_on_the_earliest_open_socket() {
+    watchdog(Duration::from_secs(10), || {
+        let (_server, client) = echo();
+        let e = client.send_socket_message("x".into()).unwrap_err();
+        assert_eq!(
+            e.err_msg(),
+            "sendSocketMessage:fail WebSocket is not connected"
+        );
+        let e = client.close_socket(1000, "").unwrap_err();
+        assert_eq!(e.err_msg(), "closeSocket:fail WebSocket is not connected");
+
+        // Listeners set before any socket attach to the next one.
+        let (open_tx, open_rx) = mpsc::channel();
+        let open_tx = Mutex::new(open_tx);
+        client.on_socket_open(move |_| open_tx.lock().unwrap().send(()).unwrap());
+        let (msg_tx, msg_rx) = mpsc::channel();
+        let msg_tx = Mutex::new(msg_tx);
+        client.on_socket_message(move |m| msg_tx.lock().unwrap().send(m.clone()).unwrap());
+        let (close_tx, close_rx) = mpsc::channel();
+        let close_tx = Mutex::new(close_tx);
+        client.on_socket_close(move |c| close_tx.lock().unwrap().send(c.code).unwrap());
+
+        let first = client.connect_socket(ConnectSocketOptions::new(format!("{WS}/1")));
+        open_rx.recv_timeout(SECS).unwrap();
+        let second = client.connect_socket(ConnectSocketOptions::new(format!("{WS}/2")));
+        second.wait_open(SECS).unwrap();
+        client.send_socket_message("to the first".into()).unwrap();
+        assert_eq!(
+            msg_rx.recv_timeout(SECS).unwrap(),
+            SocketMessage::Text("to the first".into())
+        );
+        client.close_socket(1000, "done").unwrap();
+        assert_eq!(close_rx.recv_timeout(SECS).unwrap(), 1000);
+        assert_eq!(first.ready_state(), ReadyState::Closed);
+        // Now the second is the earliest.
+        client.send_socket_message("to the second".into()).unwrap();
+        assert_eq!(
+            second.recv(SECS).unwrap(),
+            Some(SocketMessage::Text("to the second".into()))
+        );
+    });
+}
+
+#[test]
+fn dropping_the_client_closes_sockets_with_1001() {
+    watchdog(Duration::from_secs(10), || {
+        let (code_tx, code_rx) = mpsc::channel();
+        let code_tx = Mutex::new(code_tx);
+        let (_server, client) = server(move |mut ws, _| {
+            loop {
+                match ws.read() {
+                    Ok(Message::Close(f)) => {
+                        code_tx
+                            .lock()
+                            .unwrap()
+                            .send(f.map(|f| u16::from(f.code)))
+                            .unwrap();
+                        return;
+                    }
+                    Ok(_) => {}
+                    Err(_) => return,
+                }
+            }
+        });
+        let task = client.connect_socket(ConnectSocketOptions::new(format!("{WS}/")));
+        task.wait_open(SECS).unwrap();
+        let (_, closed) = record(&task);
+        drop(client);
+        assert_eq!(code_rx.recv_timeout(SECS).unwrap(), Some(1001));
+        let c = closed.recv_timeout(SECS).unwrap();
+        assert_eq!(c.code, 1001);
+        assert_eq!(task.ready_state(), ReadyState::Closed);
+    });
+}
+
+#[test]
+fn background_closes_sockets_after_five_seconds() {
+    watchdog(Duration::from_secs(10), || {
+        let (_server, client) = echo();
+        let task = client.connect_socket(ConnectSocketOptions::new(format!("{WS}/")));
+        task.wait_open(SECS).unwrap();
+        let (log, closed) = record(&task);
+        let t0 = Instant::now();
+        client.enter_background();
+        let c = closed.recv_timeout(Duration::from_secs(8)).unwrap();
+        let took = t0.elapsed();
+        assert!(
+            took >= Duration::from_secs(5) && took < Duration::from_secs(7),
+            "{took:?}"
+        );
+        assert_eq!(c.code, 1001);
+        assert_eq!(
+            *log.lock().unwrap(),
+            [
+                "open",
+                "error connectSocket:fail interrupted",
+                "close 1001 interrupted"
+            ]
+        );
+        let e = client
+            .connect_socket(ConnectSocketOptions::new(format!("{WS}/")))
+            .wait_open(SECS)
+            .unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Interrupted);
+        client.enter_foreground();
+        assert!(
+            client
+                .connect_socket(ConnectSocketOptions::new(format!("{WS}/")))
+                .wait_open(SECS)
+                .is_ok()
+        );
+    });
+}
+
+#[test]
+fn refused_urls_fail_at_once() {
+    let (server, client) = echo();
+    for (url, msg) in [
+        (
+            "ws://ws.example.com/",
+            "connectSocket:fail invalid url \"ws://ws.example.com/\"",
+        ),
+        (
+            "wss://other.example.com/",
+            "connectSocket:fail url not in domain list",
+        ),
+        (
+            "wss://127.0.0.1/",
+            "connectSocket:fail url not in domain list",
+        ),
+    ] {
+        let (tx, rx) = mpsc::channel();
+        let task = client.connect_socket(
+            ConnectSocketOptions::new(url).fail(move |e| tx.send(e.err_msg().to_owned()).unwrap()),
+        );
+        assert_eq!(rx.try_recv().unwrap(), msg);
+        assert_eq!(task.ready_state(), ReadyState::Closed);
+    }
+    assert_eq!(server.connections_accepted(), 0);
+}
