@@ -757,7 +757,7 @@ fn add_close(s: &Shared, mut f: CloseFn) {
 
 /// What the reader thread hands to listeners.
 enum Event {
-    Open(SocketOpen),
+    Open(Box<SocketOpen>),
     Message(SocketMessage),
     Error(Error),
     Close(SocketClose),
@@ -799,7 +799,7 @@ fn deliver(s: &Shared, event: Event) {
     match event {
         Event::Open(o) => {
             let mut ev = lock(&s.events);
-            ev.opened = Some(o.clone());
+            ev.opened = Some((*o).clone());
             ev.open_delivered = !ev.open.is_empty();
             s.changed.notify_all();
             drop(ev);
@@ -1061,7 +1061,7 @@ fn run_socket(
                 s.set_state(ReadyState::Open);
                 drop(c);
                 let profile = Profile::from_ctl(&s.ctl, 0);
-                deliver(s, Event::Open(SocketOpen { header, profile }));
+                deliver(s, Event::Open(Box::new(SocketOpen { header, profile })));
                 Ok(())
             }
         }
@@ -1250,9 +1250,13 @@ fn read_loop(s: &Arc<Shared>) -> (Option<Error>, SocketClose) {
         )
     };
     let mut eof_spins = 0;
+    // The handshake may have read frames that followed the server's
+    // response: drain those first, without reading the socket.
+    let mut buffered_only = true;
     loop {
         let mut probe = [0u8; 1];
-        let eof = match peek.peek(&mut probe) {
+        let peeked = if buffered_only { Ok(1) } else { peek.peek(&mut probe) };
+        let eof = match peeked {
             Ok(0) => true,
             Ok(_) => false,
             Err(e) if is_timeout(&e) => {
@@ -1300,7 +1304,8 @@ fn read_loop(s: &Arc<Shared>) -> (Option<Error>, SocketClose) {
                     },
                 );
             };
-            s.gate.store(true, Ordering::Release);
+            s.gate.store(!buffered_only, Ordering::Release);
+            buffered_only = false;
             loop {
                 match ws.read() {
                     Ok(Message::Text(t)) => {

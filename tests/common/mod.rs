@@ -784,6 +784,8 @@ impl WsServer {
                     let tls = StreamOwned::new(conn, tcp);
                     let seen = Arc::new(Mutex::new(Upgrade::default()));
                     let s2 = seen.clone();
+                    // The signature is tungstenite's `Callback`.
+                    #[allow(clippy::result_large_err)]
                     let callback = move |req: &tungstenite::handshake::server::Request,
                                          mut resp: tungstenite::handshake::server::Response| {
                         let mut u = s2.lock().unwrap();
