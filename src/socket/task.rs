@@ -1255,7 +1255,11 @@ fn read_loop(s: &Arc<Shared>) -> (Option<Error>, SocketClose) {
     let mut buffered_only = true;
     loop {
         let mut probe = [0u8; 1];
-        let peeked = if buffered_only { Ok(1) } else { peek.peek(&mut probe) };
+        let peeked = if buffered_only {
+            Ok(1)
+        } else {
+            peek.peek(&mut probe)
+        };
         let eof = match peeked {
             Ok(0) => true,
             Ok(_) => false,
@@ -1318,19 +1322,23 @@ fn read_loop(s: &Arc<Shared>) -> (Option<Error>, SocketClose) {
                     }
                     Ok(Message::Close(frame)) => {
                         progressed = true;
-                        let close = match (&closing, frame) {
-                            (Some((ours, _)), _) => ours.clone(),
-                            (None, Some(f)) => SocketClose {
+                        let peer = match frame {
+                            Some(f) => SocketClose {
                                 code: u16::from(f.code),
                                 reason: f.reason.as_str().to_owned(),
                             },
-                            (None, None) => SocketClose {
+                            None => SocketClose {
                                 code: 1005,
                                 reason: String::new(),
                             },
                         };
+                        // Our own reason to close wins over the peer's echo.
+                        end = Some(match (&ended_by, &closing) {
+                            (Some((close, err)), _) => (err.clone(), close.clone()),
+                            (None, Some((ours, _))) => (None, ours.clone()),
+                            (None, None) => (None, peer),
+                        });
                         s.set_state(ReadyState::Closing);
-                        end = Some((None, close));
                     }
                     Ok(_) => progressed = true,
                     Err(tungstenite::Error::Io(e))
