@@ -15,13 +15,14 @@ use std::time::Duration;
 
 use serde_json::json;
 use wxnet::{
-    Client, DownloadFileOptions, Method, Redirect, RequestOptions, ResponseData, ResponseType,
-    UploadFileOptions,
+    Client, ConnectSocketOptions, DownloadFileOptions, Method, Redirect, RequestOptions,
+    ResponseData, ResponseType, SocketMessage, UploadFileOptions,
 };
 
 const API: &str = "https://api.example.com";
 const UP: &str = "https://up.example.com";
 const DL: &str = "https://dl.example.com";
+const WSS: &str = "wss://ws.example.com";
 
 fn main() -> Result<(), wxnet::Error> {
     let pki = common::TestPki::new();
@@ -29,9 +30,11 @@ fn main() -> Result<(), wxnet::Error> {
         "api.example.com",
         "up.example.com",
         "dl.example.com",
+        "ws.example.com",
         "evil.example.net",
     ]);
     let server = common::HttpServer::start(pki.server_config(&identity), route);
+    let ws_server = common::WsServer::echo(pki.server_config(&identity));
     println!(
         "local HTTPS server on {} (api.example.com)\n",
         server.addr()
@@ -43,6 +46,8 @@ fn main() -> Result<(), wxnet::Error> {
         .request_domains([API])
         .upload_domains([UP])
         .download_domains([DL])
+        .socket_domains([WSS])
+        .resolve("ws.example.com", ws_server.addr())
         .download_dir(std::env::temp_dir().join("wxnet-quickstart"))
         .resolve("api.example.com", server.addr())
         .resolve("up.example.com", server.addr())
@@ -224,6 +229,27 @@ fn main() -> Result<(), wxnet::Error> {
             .download_file(DownloadFileOptions::new(format!("{DL}/file/{}", 8 << 20)))
             .wait(),
     );
+
+    section("connectSocket: an echo WebSocket, listeners and the blocking helpers");
+    let task = client
+        .connect_socket(ConnectSocketOptions::new(format!("{WSS}/echo")).protocols(["echo.v1"]));
+    task.on_open(|o| {
+        println!(
+            "  open, protocol {:?}",
+            o.header.get("sec-websocket-protocol")
+        )
+    });
+    task.on_close(|c| println!("  close {} {:?}", c.code, c.reason));
+    task.wait_open(Duration::from_secs(5))?;
+    task.send(SocketMessage::Text("hello over wss".into()))?;
+    task.send(SocketMessage::Binary(vec![1, 2, 3]))?;
+    for _ in 0..2 {
+        println!("  echo {:?}", task.recv(Duration::from_secs(5))?);
+    }
+    fail(task.close(1001, "1001 is reserved for the runtime"));
+    task.close(1000, "bye")?;
+    let _ = task.recv(Duration::from_secs(5));
+    fail(client.send_socket_message(SocketMessage::Text("nobody there".into())));
 
     println!(
         "\nserver saw {} requests on {} connections",
