@@ -758,7 +758,8 @@ fn add_close(s: &Shared, mut f: CloseFn) {
 /// What the reader thread hands to listeners.
 enum Event {
     Open(Box<SocketOpen>),
-    Message(SocketMessage),
+    /// Everything one drain of the connection produced, in order.
+    Messages(Vec<SocketMessage>),
     Error(Error),
     Close(SocketClose),
 }
@@ -779,13 +780,13 @@ fn deliver(s: &Shared, event: Event) {
             ev.$field = fs;
         }};
     }
-    if let Event::Message(_) = event {
+    if let Event::Messages(batch) = &event {
         // Backpressure: while nobody takes messages and the inbox is full,
         // stop reading (TCP slows the server down). Waits without the
         // dispatch lock so a listener can still be registered.
         let mut ev = lock(&s.events);
         while ev.message.is_empty()
-            && ev.inbox.len() >= INBOX_LIMIT
+            && ev.inbox.len() + batch.len() > INBOX_LIMIT.max(batch.len())
             && lock(&s.conn).ended_by.is_none()
         {
             ev = s
@@ -805,15 +806,18 @@ fn deliver(s: &Shared, event: Event) {
             drop(ev);
             call_all!(open, &o);
         }
-        Event::Message(m) => {
+        Event::Messages(batch) => {
             let mut ev = lock(&s.events);
             if ev.message.is_empty() {
-                ev.inbox.push_back(m);
+                // One lock and one wake-up for the whole batch.
+                ev.inbox.extend(batch);
                 s.changed.notify_all();
                 return;
             }
             drop(ev);
-            call_all!(message, &m);
+            for m in &batch {
+                call_all!(message, m);
+            }
         }
         Event::Error(e) => {
             let mut ev = lock(&s.events);
@@ -1410,8 +1414,8 @@ fn read_loop(s: &Arc<Shared>) -> (Option<Error>, SocketClose) {
             }
             s.gate.store(false, Ordering::Release);
         }
-        for m in received {
-            deliver(s, Event::Message(m));
+        if !received.is_empty() {
+            deliver(s, Event::Messages(received));
         }
         if let Some(end) = end {
             return end;

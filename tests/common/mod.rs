@@ -777,7 +777,7 @@ impl WsServer {
                 let (h, cfg, up) = (handler.clone(), config.clone(), up.clone());
                 thread::spawn(move || {
                     let _ = tcp.set_nodelay(true);
-                    let _ = tcp.set_read_timeout(Some(Duration::from_secs(10)));
+                    let _ = tcp.set_read_timeout(Some(Duration::from_secs(120)));
                     let Ok(conn) = ServerConnection::new(cfg) else {
                         return;
                     };
