@@ -1,6 +1,6 @@
-//! WebSocket echo of 32-byte text over loopback TLS: wxnet (reader thread
-//! + listener hand-off) against raw tungstenite read on the caller's own
-//! thread, same rustls stack, same server, same run.
+//! WebSocket echo of 32-byte text over loopback TLS: wxnet (a reader
+//! thread and a hand-off to the caller) against raw tungstenite read on
+//! the caller's own thread, same rustls stack, same server, same run.
 //!
 //! Run with `cargo bench --bench socket`. Besides criterion's figures it
 //! prints round-trip p50/p99 over 5,000 echoes and burst messages/s.
