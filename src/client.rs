@@ -324,9 +324,26 @@ impl Client {
         self.inner.pool.is_closed()
     }
 
+    /// Start an HTTP call: take its callbacks and timeout, prepare the
+    /// rest into work on this thread (policy, headers, body), queue it.
+    pub(crate) fn start<O, W>(
+        &self,
+        api: ApiKind,
+        mut options: O,
+        prepare: fn(&Arc<Engine>, O) -> Result<W>,
+    ) -> Handle<W>
+    where
+        O: crate::options::CallOptions<Output = W::Output>,
+        W: Work,
+    {
+        let (callbacks, timeout) = options.take_common();
+        let prepared = prepare(self.engine(), options);
+        self.submit(api, timeout, prepared, callbacks)
+    }
+
     /// Queue `work` (or end the call at once with `prepared`'s error)
     /// and return its handle.
-    pub(crate) fn submit<W: Work>(
+    fn submit<W: Work>(
         &self,
         api: ApiKind,
         timeout: Option<Duration>,

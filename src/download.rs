@@ -15,7 +15,6 @@ use crate::job::{Callbacks, JobCtl, Work};
 use crate::policy::ApiKind;
 use crate::profile::Profile;
 use crate::progress::{Throttle, Tick};
-use crate::request::HeadersReceived;
 use crate::upload::file_error;
 
 const API: &str = "downloadFile";
@@ -83,7 +82,6 @@ impl DownloadFileSuccess {
 }
 
 type ProgressFn = Box<dyn FnMut(&DownloadProgress) + Send>;
-type HeadersFn = Box<dyn FnOnce(&HeadersReceived) + Send>;
 
 /// The options of [`Client::download_file`].
 ///
@@ -97,7 +95,7 @@ pub struct DownloadFileOptions {
     header: Vec<(String, String)>,
     timeout: Option<Duration>,
     on_progress_update: Option<ProgressFn>,
-    on_headers_received: Option<HeadersFn>,
+    on_headers_received: Option<http::HeadersFn>,
     callbacks: Callbacks<DownloadFileSuccess>,
 }
 
@@ -111,6 +109,13 @@ impl std::fmt::Debug for DownloadFileOptions {
             .finish_non_exhaustive()
     }
 }
+
+crate::options::call_setters!(
+    DownloadFileOptions,
+    new: "wxnet::DownloadFileOptions::new(\"https://dl.example.com/f\")",
+    network_timeout: "download_file",
+    success: DownloadFileSuccess
+);
 
 impl DownloadFileOptions {
     /// Download `url` to a new file in the client's download directory.
@@ -153,31 +158,6 @@ impl DownloadFileOptions {
         self
     }
 
-    /// Add a request header (`Referer` is always the fixed one). Defaults
-    /// to none.
-    ///
-    /// ```
-    /// let o = wxnet::DownloadFileOptions::new("https://dl.a.com/f").header("range", "bytes=0-");
-    /// assert!(format!("{o:?}").contains("range"));
-    /// ```
-    pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
-        self.header.push((name.into(), value.into()));
-        self
-    }
-
-    /// This call's timeout, counted from the call and capped at 60 s; the
-    /// whole file must arrive in it. Defaults to the client's
-    /// `network_timeout.download_file`.
-    ///
-    /// ```
-    /// let o = wxnet::DownloadFileOptions::new("https://dl.a.com/f").timeout(std::time::Duration::from_secs(7));
-    /// assert!(format!("{o:?}").contains("7s"));
-    /// ```
-    pub fn timeout(mut self, t: Duration) -> Self {
-        self.timeout = Some(t);
-        self
-    }
-
     /// Called as the file is written; see [`DownloadProgress`].
     ///
     /// ```
@@ -187,56 +167,6 @@ impl DownloadFileOptions {
     /// ```
     pub fn on_progress_update(mut self, f: impl FnMut(&DownloadProgress) + Send + 'static) -> Self {
         self.on_progress_update = Some(Box::new(f));
-        self
-    }
-
-    /// Called once with the response head, before the body.
-    ///
-    /// ```
-    /// let o = wxnet::DownloadFileOptions::new("https://dl.a.com/f")
-    ///     .on_headers_received(|h: &wxnet::HeadersReceived| assert!(h.status_code > 0));
-    /// # drop(o);
-    /// ```
-    pub fn on_headers_received(
-        mut self,
-        f: impl FnOnce(&HeadersReceived) + Send + 'static,
-    ) -> Self {
-        self.on_headers_received = Some(Box::new(f));
-        self
-    }
-
-    /// Called with the result when the download succeeds (any HTTP
-    /// status).
-    ///
-    /// ```
-    /// let o = wxnet::DownloadFileOptions::new("https://dl.a.com/f")
-    ///     .success(|r: &wxnet::DownloadFileSuccess| println!("{}", r.path().display()));
-    /// # drop(o);
-    /// ```
-    pub fn success(mut self, f: impl FnOnce(&DownloadFileSuccess) + Send + 'static) -> Self {
-        self.callbacks.success = Some(Box::new(f));
-        self
-    }
-
-    /// Called with the error when the download fails.
-    ///
-    /// ```
-    /// let o = wxnet::DownloadFileOptions::new("https://dl.a.com/f").fail(|e: &wxnet::Error| eprintln!("{e}"));
-    /// # drop(o);
-    /// ```
-    pub fn fail(mut self, f: impl FnOnce(&Error) + Send + 'static) -> Self {
-        self.callbacks.fail = Some(Box::new(f));
-        self
-    }
-
-    /// Called after `success` or `fail`, exactly once.
-    ///
-    /// ```
-    /// let o = wxnet::DownloadFileOptions::new("https://dl.a.com/f").complete(|| ());
-    /// # drop(o);
-    /// ```
-    pub fn complete(mut self, f: impl FnOnce() + Send + 'static) -> Self {
-        self.callbacks.complete = Some(Box::new(f));
         self
     }
 }
@@ -272,12 +202,9 @@ impl Client {
     /// println!("{} bytes at {}", res.data_length, res.path().display());
     /// # Ok::<(), wxnet::Error>(())
     /// ```
-    pub fn download_file(&self, mut options: DownloadFileOptions) -> DownloadTask {
-        let callbacks = std::mem::take(&mut options.callbacks);
-        let timeout = options.timeout;
-        let prepared = DownloadWork::prepare(self.engine(), options);
+    pub fn download_file(&self, options: DownloadFileOptions) -> DownloadTask {
         DownloadTask {
-            handle: self.submit(ApiKind::DownloadFile, timeout, prepared, callbacks),
+            handle: self.start(ApiKind::DownloadFile, options, DownloadWork::prepare),
         }
     }
 }
@@ -290,7 +217,7 @@ pub(crate) struct DownloadWork {
     file_path: Option<PathBuf>,
     extension: String,
     on_progress: Option<ProgressFn>,
-    on_headers: Option<HeadersFn>,
+    on_headers: Option<http::HeadersFn>,
 }
 
 /// A short, safe file extension taken from the URL path (`.zip`), or none.
@@ -387,15 +314,7 @@ impl Work for DownloadWork {
             response,
             redirects,
         } = http::send(&engine, ctl, &exchange)?;
-        let status_code = response.status().as_u16();
-        let (header, cookies) = Header::from_http(response.headers());
-        if let Some(f) = self.on_headers.take() {
-            f(&HeadersReceived {
-                header: header.clone(),
-                cookies: cookies.clone(),
-                status_code,
-            });
-        }
+        let (status_code, header, cookies) = http::head(&response, self.on_headers.take());
         let mut body = response.into_body();
         let cap = engine.max_download_size;
         let expected = body.content_length();

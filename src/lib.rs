@@ -84,6 +84,7 @@ mod header;
 mod http;
 mod job;
 mod multipart;
+mod options;
 mod policy;
 mod pool;
 mod profile;

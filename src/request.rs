@@ -10,7 +10,7 @@ use serde_json::Value;
 use crate::charset;
 use crate::client::{Client, Engine};
 use crate::data::{RequestData, append_query, form_pairs};
-use crate::error::{Error, ErrorKind, Result};
+use crate::error::{ErrorKind, Result};
 use crate::header::Header;
 use crate::http::{self, Exchange, Method, build_headers, find_header};
 use crate::job::{Callbacks, JobCtl, Work};
@@ -152,7 +152,6 @@ pub struct RequestSuccess {
     pub profile: Profile,
 }
 
-type HeadersFn = Box<dyn FnOnce(&HeadersReceived) + Send>;
 type ChunkFn = Box<dyn FnMut(&[u8]) + Send>;
 
 /// The options of [`Client::request`]: `RequestOptions::new(url)` and
@@ -177,7 +176,7 @@ pub struct RequestOptions {
     response_type: ResponseType,
     enable_chunked: bool,
     redirect: Redirect,
-    on_headers_received: Option<HeadersFn>,
+    on_headers_received: Option<http::HeadersFn>,
     on_chunk_received: Option<ChunkFn>,
     callbacks: Callbacks<RequestSuccess>,
 }
@@ -197,6 +196,13 @@ impl std::fmt::Debug for RequestOptions {
             .finish_non_exhaustive()
     }
 }
+
+crate::options::call_setters!(
+    RequestOptions,
+    new: "wxnet::RequestOptions::new(\"https://api.example.com/x\")",
+    network_timeout: "request",
+    success: RequestSuccess
+);
 
 impl RequestOptions {
     /// A GET of `url` with every other option at its default.
@@ -242,19 +248,6 @@ impl RequestOptions {
         self
     }
 
-    /// Add a request header. `Referer` is always replaced by the fixed
-    /// one; `content-type` defaults to `application/json`. Defaults to
-    /// none.
-    ///
-    /// ```
-    /// let o = wxnet::RequestOptions::new("https://a.com/").header("x-a", "1");
-    /// assert!(format!("{o:?}").contains("x-a"));
-    /// ```
-    pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
-        self.header.push((name.into(), value.into()));
-        self
-    }
-
     /// The data to send: see [`RequestData`]. Defaults to none.
     ///
     /// ```
@@ -263,18 +256,6 @@ impl RequestOptions {
     /// ```
     pub fn data(mut self, d: impl Into<RequestData>) -> Self {
         self.data = Some(d.into());
-        self
-    }
-
-    /// This call's timeout, counted from the call (queue wait included)
-    /// and capped at 60 s. Defaults to the client's `network_timeout`.
-    ///
-    /// ```
-    /// let o = wxnet::RequestOptions::new("https://a.com/").timeout(std::time::Duration::from_secs(2));
-    /// assert!(format!("{o:?}").contains("2s"));
-    /// ```
-    pub fn timeout(mut self, t: Duration) -> Self {
-        self.timeout = Some(t);
         self
     }
 
@@ -324,21 +305,6 @@ impl RequestOptions {
         self
     }
 
-    /// Called once with the final response head, before the body.
-    ///
-    /// ```
-    /// let o = wxnet::RequestOptions::new("https://a.com/")
-    ///     .on_headers_received(|h: &wxnet::HeadersReceived| assert!(h.status_code >= 100));
-    /// # drop(o);
-    /// ```
-    pub fn on_headers_received(
-        mut self,
-        f: impl FnOnce(&HeadersReceived) + Send + 'static,
-    ) -> Self {
-        self.on_headers_received = Some(Box::new(f));
-        self
-    }
-
     /// Called with each piece of the body as it arrives, when
     /// `enable_chunked` is on.
     ///
@@ -350,41 +316,6 @@ impl RequestOptions {
     /// ```
     pub fn on_chunk_received(mut self, f: impl FnMut(&[u8]) + Send + 'static) -> Self {
         self.on_chunk_received = Some(Box::new(f));
-        self
-    }
-
-    /// Called with the result when the call succeeds (any HTTP status).
-    ///
-    /// ```
-    /// let o = wxnet::RequestOptions::new("https://a.com/")
-    ///     .success(|r: &wxnet::RequestSuccess| println!("{}", r.status_code));
-    /// # drop(o);
-    /// ```
-    pub fn success(mut self, f: impl FnOnce(&RequestSuccess) + Send + 'static) -> Self {
-        self.callbacks.success = Some(Box::new(f));
-        self
-    }
-
-    /// Called with the error when the call fails.
-    ///
-    /// ```
-    /// let o = wxnet::RequestOptions::new("https://a.com/")
-    ///     .fail(|e: &wxnet::Error| eprintln!("{}", e.err_msg()));
-    /// # drop(o);
-    /// ```
-    pub fn fail(mut self, f: impl FnOnce(&Error) + Send + 'static) -> Self {
-        self.callbacks.fail = Some(Box::new(f));
-        self
-    }
-
-    /// Called after `success` or `fail`, exactly once.
-    ///
-    /// ```
-    /// let o = wxnet::RequestOptions::new("https://a.com/").complete(|| println!("done"));
-    /// # drop(o);
-    /// ```
-    pub fn complete(mut self, f: impl FnOnce() + Send + 'static) -> Self {
-        self.callbacks.complete = Some(Box::new(f));
         self
     }
 }
@@ -419,12 +350,9 @@ impl Client {
     /// println!("{} {:?}", res.status_code, res.data);
     /// # Ok::<(), wxnet::Error>(())
     /// ```
-    pub fn request(&self, mut options: RequestOptions) -> RequestTask {
-        let callbacks = std::mem::take(&mut options.callbacks);
-        let timeout = options.timeout;
-        let prepared = RequestWork::prepare(self.engine(), options);
+    pub fn request(&self, options: RequestOptions) -> RequestTask {
         RequestTask {
-            handle: self.submit(ApiKind::Request, timeout, prepared, callbacks),
+            handle: self.start(ApiKind::Request, options, RequestWork::prepare),
         }
     }
 }
@@ -440,7 +368,7 @@ pub(crate) struct RequestWork {
     response_type: ResponseType,
     chunked: bool,
     manual_redirect: bool,
-    on_headers: Option<HeadersFn>,
+    on_headers: Option<http::HeadersFn>,
     on_chunk: Option<ChunkFn>,
 }
 
@@ -513,15 +441,7 @@ impl Work for RequestWork {
             response,
             redirects,
         } = http::send(&engine, ctl, &exchange)?;
-        let status_code = response.status().as_u16();
-        let (header, cookies) = Header::from_http(response.headers());
-        if let Some(f) = self.on_headers.take() {
-            f(&HeadersReceived {
-                header: header.clone(),
-                cookies: cookies.clone(),
-                status_code,
-            });
-        }
+        let (status_code, header, cookies) = http::head(&response, self.on_headers.take());
         let mut body = response.into_body();
         let raw = if self.chunked {
             let mut reader = body.with_config().limit(u64::MAX).reader();

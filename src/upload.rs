@@ -17,7 +17,6 @@ use crate::multipart::Multipart;
 use crate::policy::ApiKind;
 use crate::profile::Profile;
 use crate::progress::{Throttle, Tick};
-use crate::request::HeadersReceived;
 
 const API: &str = "uploadFile";
 
@@ -60,7 +59,6 @@ pub struct UploadFileSuccess {
 }
 
 type ProgressFn = Box<dyn FnMut(&UploadProgress) + Send>;
-type HeadersFn = Box<dyn FnOnce(&HeadersReceived) + Send>;
 
 /// The options of [`Client::upload_file`].
 ///
@@ -78,7 +76,7 @@ pub struct UploadFileOptions {
     form_data: Vec<(String, String)>,
     timeout: Option<Duration>,
     on_progress_update: Option<ProgressFn>,
-    on_headers_received: Option<HeadersFn>,
+    on_headers_received: Option<http::HeadersFn>,
     callbacks: Callbacks<UploadFileSuccess>,
 }
 
@@ -94,6 +92,13 @@ impl std::fmt::Debug for UploadFileOptions {
             .finish_non_exhaustive()
     }
 }
+
+crate::options::call_setters!(
+    UploadFileOptions,
+    new: "wxnet::UploadFileOptions::new(\"https://up.example.com/u\", \"a.jpg\", \"file\")",
+    network_timeout: "upload_file",
+    success: UploadFileSuccess
+);
 
 impl UploadFileOptions {
     /// Upload the file at `file_path` to `url` as the multipart field
@@ -139,18 +144,6 @@ impl UploadFileOptions {
         &self.file_path
     }
 
-    /// Add a request header (`Referer` is always the fixed one; the
-    /// content type is multipart). Defaults to none.
-    ///
-    /// ```
-    /// let o = wxnet::UploadFileOptions::new("https://u.a.com/", "f", "n").header("x-a", "1");
-    /// assert!(format!("{o:?}").contains("x-a"));
-    /// ```
-    pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
-        self.header.push((name.into(), value.into()));
-        self
-    }
-
     /// Add a form field sent before the file (`formData`). Defaults to
     /// none.
     ///
@@ -163,19 +156,6 @@ impl UploadFileOptions {
         self
     }
 
-    /// This call's timeout, counted from the call and capped at 60 s; the
-    /// whole upload and the response must fit in it. Defaults to the
-    /// client's `network_timeout.upload_file`.
-    ///
-    /// ```
-    /// let o = wxnet::UploadFileOptions::new("https://u.a.com/", "f", "n").timeout(std::time::Duration::from_secs(9));
-    /// assert!(format!("{o:?}").contains("9s"));
-    /// ```
-    pub fn timeout(mut self, t: Duration) -> Self {
-        self.timeout = Some(t);
-        self
-    }
-
     /// Called as the body is sent; see [`UploadProgress`].
     ///
     /// ```
@@ -185,56 +165,6 @@ impl UploadFileOptions {
     /// ```
     pub fn on_progress_update(mut self, f: impl FnMut(&UploadProgress) + Send + 'static) -> Self {
         self.on_progress_update = Some(Box::new(f));
-        self
-    }
-
-    /// Called once with the response head, before the body.
-    ///
-    /// ```
-    /// let o = wxnet::UploadFileOptions::new("https://u.a.com/", "f", "n")
-    ///     .on_headers_received(|h: &wxnet::HeadersReceived| assert!(h.status_code > 0));
-    /// # drop(o);
-    /// ```
-    pub fn on_headers_received(
-        mut self,
-        f: impl FnOnce(&HeadersReceived) + Send + 'static,
-    ) -> Self {
-        self.on_headers_received = Some(Box::new(f));
-        self
-    }
-
-    /// Called with the result when the upload succeeds (any HTTP status).
-    ///
-    /// ```
-    /// let o = wxnet::UploadFileOptions::new("https://u.a.com/", "f", "n")
-    ///     .success(|r: &wxnet::UploadFileSuccess| println!("{}", r.data));
-    /// # drop(o);
-    /// ```
-    pub fn success(mut self, f: impl FnOnce(&UploadFileSuccess) + Send + 'static) -> Self {
-        self.callbacks.success = Some(Box::new(f));
-        self
-    }
-
-    /// Called with the error when the upload fails.
-    ///
-    /// ```
-    /// let o = wxnet::UploadFileOptions::new("https://u.a.com/", "f", "n")
-    ///     .fail(|e: &wxnet::Error| eprintln!("{e}"));
-    /// # drop(o);
-    /// ```
-    pub fn fail(mut self, f: impl FnOnce(&Error) + Send + 'static) -> Self {
-        self.callbacks.fail = Some(Box::new(f));
-        self
-    }
-
-    /// Called after `success` or `fail`, exactly once.
-    ///
-    /// ```
-    /// let o = wxnet::UploadFileOptions::new("https://u.a.com/", "f", "n").complete(|| ());
-    /// # drop(o);
-    /// ```
-    pub fn complete(mut self, f: impl FnOnce() + Send + 'static) -> Self {
-        self.callbacks.complete = Some(Box::new(f));
         self
     }
 }
@@ -272,12 +202,9 @@ impl Client {
     /// println!("{} {}", res.status_code, res.data);
     /// # Ok::<(), wxnet::Error>(())
     /// ```
-    pub fn upload_file(&self, mut options: UploadFileOptions) -> UploadTask {
-        let callbacks = std::mem::take(&mut options.callbacks);
-        let timeout = options.timeout;
-        let prepared = UploadWork::prepare(self.engine(), options);
+    pub fn upload_file(&self, options: UploadFileOptions) -> UploadTask {
         UploadTask {
-            handle: self.submit(ApiKind::UploadFile, timeout, prepared, callbacks),
+            handle: self.start(ApiKind::UploadFile, options, UploadWork::prepare),
         }
     }
 }
@@ -305,7 +232,7 @@ pub(crate) struct UploadWork {
     headers: Vec<(String, String)>,
     multipart: Multipart,
     on_progress: Option<ProgressFn>,
-    on_headers: Option<HeadersFn>,
+    on_headers: Option<http::HeadersFn>,
 }
 
 impl UploadWork {
@@ -429,15 +356,7 @@ impl Work for UploadWork {
             response,
             redirects,
         } = http::send(&self.engine, ctl, &exchange)?;
-        let status_code = response.status().as_u16();
-        let (header, cookies) = Header::from_http(response.headers());
-        if let Some(f) = self.on_headers.take() {
-            f(&HeadersReceived {
-                header: header.clone(),
-                cookies: cookies.clone(),
-                status_code,
-            });
-        }
+        let (status_code, header, cookies) = http::head(&response, self.on_headers.take());
         let mut body = response.into_body();
         let raw = http::read_capped(ctl, &mut body, self.engine.max_response_size)?;
         ctl.trace().response_end = Some(Instant::now());

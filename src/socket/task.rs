@@ -198,6 +198,12 @@ impl std::fmt::Debug for ConnectSocketOptions {
     }
 }
 
+crate::options::call_setters!(
+    ConnectSocketOptions,
+    new: "wxnet::ConnectSocketOptions::new(\"wss://ws.example.com/\")",
+    network_timeout: "connect_socket"
+);
+
 impl ConnectSocketOptions {
     /// Connect to the `wss://` URL `url`.
     ///
@@ -222,18 +228,6 @@ impl ConnectSocketOptions {
     /// ```
     pub fn url(&self) -> &str {
         &self.url
-    }
-
-    /// Add a handshake header (`Referer` is always the fixed one).
-    /// Defaults to none.
-    ///
-    /// ```
-    /// let o = wxnet::ConnectSocketOptions::new("wss://a.com/").header("x-a", "1");
-    /// assert!(format!("{o:?}").contains("x-a"));
-    /// ```
-    pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
-        self.header.push((name.into(), value.into()));
-        self
     }
 
     /// Subprotocols to offer (`Sec-WebSocket-Protocol`); the server must
@@ -264,19 +258,6 @@ impl ConnectSocketOptions {
         self
     }
 
-    /// Timeout for DNS, connect, TLS and the WebSocket handshake together,
-    /// capped at 60 s. Defaults to the client's
-    /// `network_timeout.connect_socket`.
-    ///
-    /// ```
-    /// let o = wxnet::ConnectSocketOptions::new("wss://a.com/").timeout(std::time::Duration::from_secs(3));
-    /// assert!(format!("{o:?}").contains("3s"));
-    /// ```
-    pub fn timeout(mut self, t: Duration) -> Self {
-        self.timeout = Some(t);
-        self
-    }
-
     /// Called when the socket task was created (the connection itself is
     /// reported by `on_open` / `on_error`).
     ///
@@ -286,29 +267,6 @@ impl ConnectSocketOptions {
     /// ```
     pub fn success(mut self, f: impl FnOnce() + Send + 'static) -> Self {
         self.callbacks.success = Some(Box::new(move |_: &()| f()));
-        self
-    }
-
-    /// Called when no task could be created: a URL the policy refuses,
-    /// too many sockets, a client shut down.
-    ///
-    /// ```
-    /// let o = wxnet::ConnectSocketOptions::new("wss://a.com/").fail(|e: &wxnet::Error| eprintln!("{e}"));
-    /// # drop(o);
-    /// ```
-    pub fn fail(mut self, f: impl FnOnce(&Error) + Send + 'static) -> Self {
-        self.callbacks.fail = Some(Box::new(f));
-        self
-    }
-
-    /// Called after `success` or `fail`, exactly once.
-    ///
-    /// ```
-    /// let o = wxnet::ConnectSocketOptions::new("wss://a.com/").complete(|| ());
-    /// # drop(o);
-    /// ```
-    pub fn complete(mut self, f: impl FnOnce() + Send + 'static) -> Self {
-        self.callbacks.complete = Some(Box::new(f));
         self
     }
 }
