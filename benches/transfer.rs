@@ -7,33 +7,12 @@
 mod common;
 
 use std::io::Read;
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use ureq::tls::{Certificate, RootCerts, TlsConfig};
-use ureq::unversioned::resolver::{ResolvedSocketAddrs, Resolver};
-use ureq::unversioned::transport::{DefaultConnector, NextTimeout};
 
 const SIZE: usize = 64 * 1024 * 1024;
-
-/// Raw ureq's way to reach the loopback server under its name.
-#[derive(Debug)]
-struct Fixed(SocketAddr);
-
-impl Resolver for Fixed {
-    fn resolve(
-        &self,
-        _: &ureq::http::Uri,
-        _: &ureq::config::Config,
-        _: NextTimeout,
-    ) -> Result<ResolvedSocketAddrs, ureq::Error> {
-        let mut v = self.empty();
-        v.push(self.0);
-        Ok(v)
-    }
-}
 
 fn transfer(c: &mut Criterion) {
     let pki = common::TestPki::new();
@@ -58,20 +37,7 @@ fn transfer(c: &mut Criterion) {
         .upload_domains(["https://up.example.com"])
         .build()
         .unwrap();
-    let raw = ureq::Agent::with_parts(
-        ureq::Agent::config_builder()
-            .tls_config(
-                TlsConfig::builder()
-                    .root_certs(RootCerts::new_with_certs(&[Certificate::from_der(
-                        &pki.ca_der(),
-                    )
-                    .to_owned()]))
-                    .build(),
-            )
-            .build(),
-        DefaultConnector::new(),
-        Fixed(server.addr()),
-    );
+    let raw = common::raw_ureq_agent(&pki.ca_der(), server.addr());
 
     let mut g = c.benchmark_group("download_64MiB");
     g.throughput(Throughput::Bytes(SIZE as u64));

@@ -13,27 +13,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Instant;
 
-use ureq::tls::{Certificate, RootCerts, TlsConfig};
-use ureq::unversioned::resolver::{ResolvedSocketAddrs, Resolver};
-use ureq::unversioned::transport::{DefaultConnector, NextTimeout};
-
 const MIB: usize = 1024 * 1024;
-
-#[derive(Debug)]
-struct Fixed(SocketAddr);
-
-impl Resolver for Fixed {
-    fn resolve(
-        &self,
-        _: &ureq::http::Uri,
-        _: &ureq::config::Config,
-        _: NextTimeout,
-    ) -> Result<ResolvedSocketAddrs, ureq::Error> {
-        let mut v = self.empty();
-        v.push(self.0);
-        Ok(v)
-    }
-}
 
 fn peak_rss_kib() -> u64 {
     std::fs::read_to_string("/proc/self/status")
@@ -83,19 +63,7 @@ fn child(lib: &str, dir: &str, addr: SocketAddr, dir_path: &Path, mib: usize) {
             }
         }
         _ => {
-            let raw = ureq::Agent::with_parts(
-                ureq::Agent::config_builder()
-                    .tls_config(
-                        TlsConfig::builder()
-                            .root_certs(RootCerts::new_with_certs(&[
-                                Certificate::from_der(&ca).to_owned()
-                            ]))
-                            .build(),
-                    )
-                    .build(),
-                DefaultConnector::new(),
-                Fixed(addr),
-            );
+            let raw = common::raw_ureq_agent(&ca, addr);
             if dir == "upload" {
                 let f = std::fs::File::open(&file).unwrap();
                 let mut res = raw.post("https://up.example.com/u").send(f).unwrap();

@@ -849,3 +849,41 @@ impl Drop for WsServer {
         let _ = TcpStream::connect_timeout(&self.addr, Duration::from_secs(1));
     }
 }
+
+/// Raw ureq's way to reach the loopback server under its name.
+#[derive(Debug)]
+struct FixedResolver(SocketAddr);
+
+impl ureq::unversioned::resolver::Resolver for FixedResolver {
+    fn resolve(
+        &self,
+        _: &ureq::http::Uri,
+        _: &ureq::config::Config,
+        _: ureq::unversioned::transport::NextTimeout,
+    ) -> Result<ureq::unversioned::resolver::ResolvedSocketAddrs, ureq::Error> {
+        let mut v = self.empty();
+        v.push(self.0);
+        Ok(v)
+    }
+}
+
+/// A plain ureq agent (its own rustls connector, default settings) that
+/// trusts the CA `ca_der` and connects every name to `addr`: the baseline
+/// the benchmarks compare wxnet with.
+pub fn raw_ureq_agent(ca_der: &[u8], addr: SocketAddr) -> ureq::Agent {
+    use ureq::tls::{Certificate, RootCerts, TlsConfig};
+    let ca = ca_der.to_vec();
+    ureq::Agent::with_parts(
+        ureq::Agent::config_builder()
+            .tls_config(
+                TlsConfig::builder()
+                    .root_certs(RootCerts::new_with_certs(&[
+                        Certificate::from_der(&ca).to_owned()
+                    ]))
+                    .build(),
+            )
+            .build(),
+        ureq::unversioned::transport::DefaultConnector::new(),
+        FixedResolver(addr),
+    )
+}
