@@ -561,3 +561,30 @@ fn refused_urls_fail_at_once() {
     }
     assert_eq!(server.connections_accepted(), 0);
 }
+
+#[test]
+fn skip_domain_check_allows_plain_ws_to_an_ip() {
+    watchdog(Duration::from_secs(10), || {
+        let plain = common::RawServer::start(|tcp| {
+            let Ok(mut ws) = tungstenite::accept(tcp) else {
+                return;
+            };
+            while let Ok(m) = ws.read() {
+                if m.is_text() && ws.send(m).is_err() {
+                    return;
+                }
+            }
+        });
+        let client = Client::builder().skip_domain_check(true).build().unwrap();
+        let task = client.connect_socket(ConnectSocketOptions::new(format!(
+            "ws://127.0.0.1:{}/",
+            plain.addr().port()
+        )));
+        task.wait_open(SECS).unwrap();
+        task.send("plain".into()).unwrap();
+        assert_eq!(
+            task.recv(SECS).unwrap(),
+            Some(SocketMessage::Text("plain".into()))
+        );
+    });
+}

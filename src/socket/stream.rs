@@ -16,6 +16,8 @@ use std::net::TcpStream;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use rustls::{ClientConnection, StreamOwned};
+
 /// A TCP socket that allows one read per opening of its gate once
 /// `gated` is on (after the WebSocket handshake).
 pub(crate) struct GatedTcp {
@@ -50,6 +52,47 @@ impl Write for GatedTcp {
 
     fn flush(&mut self) -> io::Result<()> {
         self.tcp.flush()
+    }
+}
+
+/// The WebSocket's stream: TLS for `wss://`, plain TCP for `ws://` (only
+/// reachable with `skip_domain_check`).
+pub(crate) enum WsStream {
+    Tls(Box<StreamOwned<ClientConnection, GatedTcp>>),
+    Plain(GatedTcp),
+}
+
+impl WsStream {
+    pub(crate) fn gated(&mut self) -> &mut GatedTcp {
+        match self {
+            WsStream::Tls(s) => &mut s.sock,
+            WsStream::Plain(g) => g,
+        }
+    }
+}
+
+impl Read for WsStream {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            WsStream::Tls(s) => s.read(buf),
+            WsStream::Plain(g) => g.read(buf),
+        }
+    }
+}
+
+impl Write for WsStream {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            WsStream::Tls(s) => s.write(buf),
+            WsStream::Plain(g) => g.write(buf),
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        match self {
+            WsStream::Tls(s) => s.flush(),
+            WsStream::Plain(g) => g.flush(),
+        }
     }
 }
 

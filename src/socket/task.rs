@@ -7,13 +7,13 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard, Weak};
 use std::thread::{self, ThreadId};
 use std::time::{Duration, Instant};
 
-use rustls::{ClientConnection, StreamOwned};
+use rustls::StreamOwned;
 use tungstenite::handshake::HandshakeError;
 use tungstenite::protocol::frame::coding::CloseCode;
 use tungstenite::protocol::{CloseFrame, WebSocketConfig};
 use tungstenite::{Message, WebSocket};
 
-use super::stream::GatedTcp;
+use super::stream::{GatedTcp, WsStream};
 use crate::client::{Client, Engine};
 use crate::error::{Error, ErrorKind, Result};
 use crate::header::Header;
@@ -45,7 +45,7 @@ const INBOX_LIMIT: usize = 1024;
 /// for the TLS handshake.
 const SOCKET_STACK: usize = 256 * 1024;
 
-type Ws = WebSocket<StreamOwned<ClientConnection, GatedTcp>>;
+type Ws = WebSocket<WsStream>;
 
 /// A WebSocket message, sent or received.
 ///
@@ -1096,14 +1096,10 @@ fn connect(
         gate: s.gate.clone(),
         gated: false,
     };
-    let Some(tls) = tls else {
-        // ws:// is only reachable with skip_domain_check; tungstenite
-        // still needs a stream type, so plain sockets are refused here.
-        return Err(Error::with_reason(
-            API,
-            ErrorKind::InvalidUrl,
-            "ws:// is not supported",
-        ));
+    // Plain ws:// is only reachable with skip_domain_check.
+    let stream = match tls {
+        Some(tls) => WsStream::Tls(Box::new(StreamOwned::new(tls, gated))),
+        None => WsStream::Plain(gated),
     };
     let uri: tungstenite::http::Uri = target
         .url
@@ -1141,11 +1137,7 @@ fn connect(
     if !set_timeouts(&sock.stream) {
         return Err(ctl.error(ErrorKind::Timeout));
     }
-    let mut hs = tungstenite::client::client_with_config(
-        request,
-        StreamOwned::new(tls, gated),
-        Some(config),
-    );
+    let mut hs = tungstenite::client::client_with_config(request, stream, Some(config));
     let (mut ws, response) = loop {
         match hs {
             Ok(v) => break v,
@@ -1181,7 +1173,7 @@ fn connect(
     };
     let (header, _) = Header::from_http(response.headers());
     // From now on the reader waits in peek(); reads only pass the gate.
-    ws.get_mut().sock.gated = true;
+    ws.get_mut().gated().gated = true;
     let _ = sock.stream.set_read_timeout(Some(TICK));
     let _ = sock.stream.set_write_timeout(Some(SEND_TIMEOUT));
     Ok((ws, header))
