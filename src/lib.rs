@@ -48,6 +48,41 @@
 //! # Ok::<(), wxnet::Error>(())
 //! ```
 //!
+//! Files are streamed: uploads read from disk with an exact
+//! `Content-Length`, downloads go to a partial file renamed into place only
+//! on success (a failure leaves no file):
+//!
+//! ```no_run
+//! # let client = wxnet::Client::builder().build()?;
+//! let up = client
+//!     .upload_file(wxnet::UploadFileOptions::new("https://up.example.com/avatar", "me.jpg", "file")
+//!         .form_data("user", "42")
+//!         .on_progress_update(|p| println!("{}%", p.progress)))
+//!     .wait()?;
+//! println!("{} {}", up.status_code, up.data);
+//! let down = client
+//!     .download_file(wxnet::DownloadFileOptions::new("https://dl.example.com/fw.bin"))
+//!     .wait()?;
+//! println!("{} bytes at {}", down.data_length, down.path().display());
+//! # Ok::<(), wxnet::Error>(())
+//! ```
+//!
+//! WebSockets (feature `websocket`, on by default) have one reader thread
+//! each; events reach the task's listeners, and events that arrive before
+//! a listener is registered are kept for it:
+//!
+//! ```no_run
+//! # use std::time::Duration;
+//! # let client = wxnet::Client::builder().build()?;
+//! let task = client.connect_socket(wxnet::ConnectSocketOptions::new("wss://ws.example.com/chat"));
+//! task.on_message(|m| println!("{m:?}"));
+//! task.on_close(|c| println!("closed {} {}", c.code, c.reason));
+//! task.wait_open(Duration::from_secs(5))?;
+//! task.send(wxnet::SocketMessage::Text("hi".into()))?;
+//! task.close(1000, "bye")?;
+//! # Ok::<(), wxnet::Error>(())
+//! ```
+//!
 //! Errors carry the mini-program `errMsg` and `errno`:
 //!
 //! ```
@@ -61,7 +96,7 @@
 //! ## Known differences from the mini-program runtime
 //!
 //! - HTTP/1.1 only: `enable_http2` / `enable_quic` are not offered.
-//! - No HttpDNS, no LAN-IP exception.
+//! - No permessage-deflate, no HttpDNS, no LAN-IP exception.
 //! - TLS 1.0/1.1 servers, and TLS 1.2 servers without ECDHE + AEAD
 //!   suites, cannot be reached (rustls): stricter than some phones, and
 //!   exactly what the docs require.
