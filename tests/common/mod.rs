@@ -871,10 +871,17 @@ impl ureq::unversioned::resolver::Resolver for FixedResolver {
 /// trusts the CA `ca_der` and connects every name to `addr`: the baseline
 /// the benchmarks compare wxnet with.
 pub fn raw_ureq_agent(ca_der: &[u8], addr: SocketAddr) -> ureq::Agent {
+    raw_ureq_agent_pooled(ca_der, addr, 3)
+}
+
+/// [`raw_ureq_agent`] keeping up to `per_host` idle connections per host.
+pub fn raw_ureq_agent_pooled(ca_der: &[u8], addr: SocketAddr, per_host: usize) -> ureq::Agent {
     use ureq::tls::{Certificate, RootCerts, TlsConfig};
     let ca = ca_der.to_vec();
     ureq::Agent::with_parts(
         ureq::Agent::config_builder()
+            .max_idle_connections_per_host(per_host)
+            .max_idle_connections(per_host.max(10))
             .tls_config(
                 TlsConfig::builder()
                     .root_certs(RootCerts::new_with_certs(&[
