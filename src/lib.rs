@@ -143,6 +143,7 @@ pub use request::{
     DataType, HeadersReceived, Redirect, RequestOptions, RequestSuccess, RequestTask, ResponseData,
     ResponseType,
 };
+#[cfg(feature = "websocket")]
 pub use socket::{
     ConnectSocketOptions, MAX_SOCKETS, ReadyState, SocketClose, SocketMessage, SocketOpen,
     SocketTask,

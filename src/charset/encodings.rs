@@ -1,17 +1,13 @@
-//! Response text to UTF-8: one leading BOM stripped, the declared charset
-//! honoured, an undeclared non-UTF-8 body detected, and never a lossy
-//! conversion (a body that cannot be converted exactly is an error).
+//! Every charset encoding_rs knows (GBK, Big5, Shift_JIS, UTF-16, …), and
+//! detection of undeclared ones with chardetng.
 
 use encoding_rs::{Encoding, UTF_8};
 
-/// Decode a response body to text.
-///
-/// `Err(())` means the bytes are not valid in the encoding that applies,
-/// so converting them would lose data.
-pub(crate) fn decode_text(mut body: Vec<u8>, content_type: Option<&str>) -> Result<String, ()> {
+/// Decode `body`, declared as `label` (if any), to text.
+pub(super) fn decode(mut body: Vec<u8>, label: Option<&str>) -> Result<String, ()> {
     let (encoding, bom_len) = match Encoding::for_bom(&body) {
         Some((enc, len)) => (Some(enc), len),
-        None => (content_type.and_then(declared_charset), 0),
+        None => (label.and_then(|l| Encoding::for_label(l.as_bytes())), 0),
     };
     let encoding = match encoding {
         Some(enc) => enc,
@@ -31,18 +27,6 @@ pub(crate) fn decode_text(mut body: Vec<u8>, content_type: Option<&str>) -> Resu
         .ok_or(())
 }
 
-/// The encoding named by the `charset` parameter of a Content-Type value.
-pub(crate) fn declared_charset(content_type: &str) -> Option<&'static Encoding> {
-    content_type.split(';').skip(1).find_map(|param| {
-        let (name, value) = param.split_once('=')?;
-        if !name.trim().eq_ignore_ascii_case("charset") {
-            return None;
-        }
-        let value = value.trim().trim_matches('"').trim_matches('\'');
-        Encoding::for_label(value.as_bytes())
-    })
-}
-
 #[cfg(feature = "charset-detection")]
 fn detect(body: &[u8]) -> &'static Encoding {
     let mut detector = chardetng::EncodingDetector::new();
@@ -60,7 +44,7 @@ fn detect(_body: &[u8]) -> &'static Encoding {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use crate::charset::decode_text;
 
     fn gbk(s: &str) -> Vec<u8> {
         encoding_rs::GBK.encode(s).0.into_owned()
