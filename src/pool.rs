@@ -126,7 +126,10 @@ impl Pool {
         if st.idle > 0 {
             self.shared.work_cv.notify_one();
         }
-        if st.timer_at.is_none_or(|t| deadline < t) {
+        // The timer only needs to know about calls that will wait for a
+        // worker; waking it for every call would cost a context switch.
+        let will_wait = st.queue.len() > st.idle;
+        if will_wait && st.timer_at.is_none_or(|t| deadline < t) {
             st.timer_at = Some(deadline);
             self.shared.timer_cv.notify_one();
         }
