@@ -888,7 +888,12 @@ impl Client {
         let run = {
             let shared = shared.clone();
             let engine = engine.clone();
-            move || run_socket(&shared, &engine, target, headers, options)
+            move || {
+                // Known before the first event, so callbacks that register
+                // listeners on this thread never wait for themselves.
+                *lock(&shared.reader) = Some(thread::current().id());
+                run_socket(&shared, &engine, target, headers, options)
+            }
         };
         match thread::Builder::new()
             .name(format!("wxnet-socket-{}", shared.id))
@@ -896,8 +901,10 @@ impl Client {
             .spawn(run)
         {
             Ok(t) => {
-                *lock(&shared.reader) = Some(t.thread().id());
-                lock(&registry.threads).push(t);
+                let mut threads = lock(&registry.threads);
+                // Dropping the handle of a finished thread releases it.
+                threads.retain(|t| !t.is_finished());
+                threads.push(t);
             }
             Err(e) => {
                 registry.remove(shared.id);
