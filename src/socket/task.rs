@@ -472,6 +472,13 @@ fn close_code_ok(code: u16) -> bool {
 
 impl SocketTask {
     /// The connection state (`readyState`).
+    ///
+    /// ```
+    /// // A URL outside the socket domain list gives a task that is already closed.
+    /// let client = wxnet::Client::builder().build().unwrap();
+    /// let task = client.connect_socket(wxnet::ConnectSocketOptions::new("wss://ws.example.com/"));
+    /// assert_eq!(task.ready_state(), wxnet::ReadyState::Closed);
+    /// ```
     pub fn ready_state(&self) -> ReadyState {
         self.shared.state()
     }
@@ -479,6 +486,14 @@ impl SocketTask {
     /// Send a message. Fails with `SocketTask.send:fail
     /// SocketTask.readyState is not OPEN` unless the socket is open; never
     /// waits for the reader thread.
+    ///
+    /// ```
+    /// // A URL outside the socket domain list gives a task that is already closed.
+    /// let client = wxnet::Client::builder().build().unwrap();
+    /// let task = client.connect_socket(wxnet::ConnectSocketOptions::new("wss://ws.example.com/"));
+    /// let e = task.send("hi".into()).unwrap_err();
+    /// assert_eq!(e.err_msg(), "SocketTask.send:fail SocketTask.readyState is not OPEN");
+    /// ```
     pub fn send(&self, message: SocketMessage) -> Result<()> {
         send_on(&self.shared, message, "SocketTask.send")
     }
@@ -487,32 +502,82 @@ impl SocketTask {
     /// `reason` of at most 123 UTF-8 bytes; the close event follows when
     /// the server answers (or after 5 s). Closing a socket that is still
     /// connecting abandons the attempt. Closing twice does nothing.
+    ///
+    /// ```
+    /// // A URL outside the socket domain list gives a task that is already closed.
+    /// let client = wxnet::Client::builder().build().unwrap();
+    /// let task = client.connect_socket(wxnet::ConnectSocketOptions::new("wss://ws.example.com/"));
+    /// assert_eq!(task.close(1001, "").unwrap_err().kind(), wxnet::ErrorKind::InvalidArgument);
+    /// assert!(task.close(1000, "bye").is_ok());
+    /// ```
     pub fn close(&self, code: u16, reason: &str) -> Result<()> {
         close_on(&self.shared, code, reason, "SocketTask.close")
     }
 
     /// Listen for the open event.
+    ///
+    /// ```
+    /// // A URL outside the socket domain list gives a task that is already closed.
+    /// let client = wxnet::Client::builder().build().unwrap();
+    /// let task = client.connect_socket(wxnet::ConnectSocketOptions::new("wss://ws.example.com/"));
+    /// task.on_open(|o| println!("{:?}", o.header)); // never called: the socket never opened
+    /// assert_eq!(task.ready_state(), wxnet::ReadyState::Closed);
+    /// ```
     pub fn on_open(&self, f: impl FnMut(&SocketOpen) + Send + 'static) {
         add_open(&self.shared, Box::new(f));
     }
 
     /// Listen for messages.
+    ///
+    /// ```
+    /// // A URL outside the socket domain list gives a task that is already closed.
+    /// let client = wxnet::Client::builder().build().unwrap();
+    /// let task = client.connect_socket(wxnet::ConnectSocketOptions::new("wss://ws.example.com/"));
+    /// task.on_message(|m| println!("{m:?}"));
+    /// assert!(task.recv(std::time::Duration::ZERO).is_err());
+    /// ```
     pub fn on_message(&self, f: impl FnMut(&SocketMessage) + Send + 'static) {
         add_message(&self.shared, Box::new(f));
     }
 
     /// Listen for the error event (a failed connection, a broken one).
+    ///
+    /// ```
+    /// // A URL outside the socket domain list gives a task that is already closed.
+    /// let client = wxnet::Client::builder().build().unwrap();
+    /// let task = client.connect_socket(wxnet::ConnectSocketOptions::new("wss://ws.example.com/"));
+    /// let (tx, rx) = std::sync::mpsc::channel();
+    /// task.on_error(move |e| tx.send(e.errno()).unwrap());
+    /// assert_eq!(rx.recv().unwrap(), 600002); // kept until a listener came
+    /// ```
     pub fn on_error(&self, f: impl FnMut(&Error) + Send + 'static) {
         add_error(&self.shared, Box::new(f));
     }
 
     /// Listen for the close event (exactly one per socket).
+    ///
+    /// ```
+    /// // A URL outside the socket domain list gives a task that is already closed.
+    /// let client = wxnet::Client::builder().build().unwrap();
+    /// let task = client.connect_socket(wxnet::ConnectSocketOptions::new("wss://ws.example.com/"));
+    /// let (tx, rx) = std::sync::mpsc::channel();
+    /// task.on_close(move |c| tx.send(c.code).unwrap());
+    /// assert_eq!(rx.recv().unwrap(), 1006);
+    /// ```
     pub fn on_close(&self, f: impl FnMut(&SocketClose) + Send + 'static) {
         add_close(&self.shared, Box::new(f));
     }
 
     /// Block until the socket is open (`Ok`), or fails or closes first
     /// (`Err`), or `timeout` passes (`Err` with [`ErrorKind::Timeout`]).
+    ///
+    /// ```
+    /// // A URL outside the socket domain list gives a task that is already closed.
+    /// let client = wxnet::Client::builder().build().unwrap();
+    /// let task = client.connect_socket(wxnet::ConnectSocketOptions::new("wss://ws.example.com/"));
+    /// let e = task.wait_open(std::time::Duration::from_secs(1)).unwrap_err();
+    /// assert_eq!(e.kind(), wxnet::ErrorKind::DomainNotAllowed);
+    /// ```
     pub fn wait_open(&self, timeout: Duration) -> Result<SocketOpen> {
         let end = Instant::now() + timeout;
         let mut ev = lock(&self.shared.events);
@@ -532,6 +597,13 @@ impl SocketTask {
     /// when none came in time, `Err` once the socket is closed and every
     /// message was taken. Messages go here only while no `on_message`
     /// listener is registered.
+    ///
+    /// ```
+    /// // A URL outside the socket domain list gives a task that is already closed.
+    /// let client = wxnet::Client::builder().build().unwrap();
+    /// let task = client.connect_socket(wxnet::ConnectSocketOptions::new("wss://ws.example.com/"));
+    /// assert!(task.recv(std::time::Duration::from_millis(10)).is_err());
+    /// ```
     pub fn recv(&self, timeout: Duration) -> Result<Option<SocketMessage>> {
         let end = Instant::now() + timeout;
         let mut ev = lock(&self.shared.events);
@@ -842,13 +914,13 @@ impl Client {
             shared.finished.store(true, Ordering::Release);
             {
                 let mut ev = lock(&shared.events);
+                // Kept for late listeners, so every socket ends with a
+                // close event, even one that never connected.
                 ev.failed = Some(e.clone());
-                ev.error_delivered = true;
                 ev.closed = Some(SocketClose {
                     code: 1006,
                     reason: e.reason().to_owned(),
                 });
-                ev.close_delivered = true;
             }
             callbacks_fail(callbacks, e);
             task.clone()
@@ -926,6 +998,12 @@ impl Client {
 
     /// `wx.onSocketOpen`: listen for the open event of the earliest socket
     /// not yet closed (or of the next socket, when none is).
+    ///
+    /// ```
+    /// let client = wxnet::Client::builder().build().unwrap();
+    /// client.on_socket_open(|o| println!("open {:?}", o.header)); // kept for the next socket
+    /// assert!(client.send_socket_message("x".into()).is_err());
+    /// ```
     pub fn on_socket_open(&self, f: impl FnMut(&SocketOpen) + Send + 'static) {
         match self.engine().sockets.first() {
             Some(t) => t.on_open(f),
@@ -935,6 +1013,12 @@ impl Client {
 
     /// `wx.onSocketMessage`, for the earliest socket not yet closed (or
     /// the next one).
+    ///
+    /// ```
+    /// let client = wxnet::Client::builder().build().unwrap();
+    /// client.on_socket_message(|m| println!("{m:?}"));
+    /// assert!(client.close_socket(1000, "").is_err());
+    /// ```
     pub fn on_socket_message(&self, f: impl FnMut(&SocketMessage) + Send + 'static) {
         match self.engine().sockets.first() {
             Some(t) => t.on_message(f),
@@ -946,6 +1030,12 @@ impl Client {
 
     /// `wx.onSocketError`, for the earliest socket not yet closed (or the
     /// next one).
+    ///
+    /// ```
+    /// let client = wxnet::Client::builder().build().unwrap();
+    /// client.on_socket_error(|e| eprintln!("{e}"));
+    /// assert!(client.close_socket(1000, "").is_err());
+    /// ```
     pub fn on_socket_error(&self, f: impl FnMut(&Error) + Send + 'static) {
         match self.engine().sockets.first() {
             Some(t) => t.on_error(f),
@@ -955,6 +1045,12 @@ impl Client {
 
     /// `wx.onSocketClose`, for the earliest socket not yet closed (or the
     /// next one).
+    ///
+    /// ```
+    /// let client = wxnet::Client::builder().build().unwrap();
+    /// client.on_socket_close(|c| println!("{}", c.code));
+    /// assert!(client.close_socket(1000, "").is_err());
+    /// ```
     pub fn on_socket_close(&self, f: impl FnMut(&SocketClose) + Send + 'static) {
         match self.engine().sockets.first() {
             Some(t) => t.on_close(f),
@@ -965,6 +1061,12 @@ impl Client {
     /// `wx.sendSocketMessage`: send on the earliest socket not yet closed;
     /// `sendSocketMessage:fail WebSocket is not connected` when there is
     /// none.
+    ///
+    /// ```
+    /// let client = wxnet::Client::builder().build().unwrap();
+    /// let e = client.send_socket_message("x".into()).unwrap_err();
+    /// assert_eq!(e.err_msg(), "sendSocketMessage:fail WebSocket is not connected");
+    /// ```
     pub fn send_socket_message(&self, message: SocketMessage) -> Result<()> {
         let api = "sendSocketMessage";
         match self.engine().sockets.first() {
@@ -975,6 +1077,12 @@ impl Client {
 
     /// `wx.closeSocket`: close the earliest socket not yet closed;
     /// `closeSocket:fail WebSocket is not connected` when there is none.
+    ///
+    /// ```
+    /// let client = wxnet::Client::builder().build().unwrap();
+    /// let e = client.close_socket(1000, "").unwrap_err();
+    /// assert_eq!(e.err_msg(), "closeSocket:fail WebSocket is not connected");
+    /// ```
     pub fn close_socket(&self, code: u16, reason: &str) -> Result<()> {
         let api = "closeSocket";
         match self.engine().sockets.first() {
