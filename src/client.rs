@@ -405,7 +405,7 @@ impl<W: Work> Handle<W> {
 
 /// Defines a public task handle (`RequestTask`, …) over [`Handle`].
 macro_rules! task_handle {
-    ($(#[$doc:meta])* $name:ident, $work:ty, $out:ty) => {
+    ($(#[$doc:meta])* $name:ident, $work:ty, $out:ty, refused: $refused:literal) => {
         $(#[$doc])*
         pub struct $name {
             handle: $crate::client::Handle<$work>,
@@ -423,17 +423,23 @@ macro_rules! task_handle {
             /// Abort the call: it fails with `<api>:fail abort` (errno 1)
             /// promptly, whether queued or in flight, even while a read
             /// is blocked. Does nothing once the call has ended.
+            ///
+            #[doc = concat!("```\nlet client = wxnet::Client::builder().build().unwrap();\nlet task = ", $refused, ";\ntask.abort(); // already over: the policy refused it\nassert_eq!(task.wait().unwrap_err().errno(), 600002);\n```")]
             pub fn abort(&self) {
                 self.handle.abort();
             }
 
             /// Block until the call ends and return its result (after its
             /// callbacks have run).
+            ///
+            #[doc = concat!("```\nlet client = wxnet::Client::builder().build().unwrap();\nlet task = ", $refused, ";\nlet e = task.wait().unwrap_err();\nassert!(e.err_msg().ends_with(\"fail url not in domain list\"));\n```")]
             pub fn wait(self) -> $crate::Result<$out> {
                 self.handle.wait()
             }
 
             /// Whether the call has ended.
+            ///
+            #[doc = concat!("```\nlet client = wxnet::Client::builder().build().unwrap();\nlet task = ", $refused, ";\nassert!(task.is_finished());\n```")]
             pub fn is_finished(&self) -> bool {
                 self.handle.is_finished()
             }

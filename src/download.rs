@@ -183,7 +183,8 @@ crate::client::task_handle!(
     /// ```
     DownloadTask,
     DownloadWork,
-    DownloadFileSuccess
+    DownloadFileSuccess,
+    refused: "client.download_file(wxnet::DownloadFileOptions::new(\"https://dl.example.com/f\"))"
 );
 
 impl Client {

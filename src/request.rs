@@ -332,7 +332,8 @@ crate::client::task_handle!(
     /// ```
     RequestTask,
     RequestWork,
-    RequestSuccess
+    RequestSuccess,
+    refused: "client.request(wxnet::RequestOptions::new(\"https://api.example.com/\"))"
 );
 
 impl Client {

@@ -181,7 +181,8 @@ crate::client::task_handle!(
     /// ```
     UploadTask,
     UploadWork,
-    UploadFileSuccess
+    UploadFileSuccess,
+    refused: "client.upload_file(wxnet::UploadFileOptions::new(\"https://up.example.com/\", \"Cargo.toml\", \"f\"))"
 );
 
 impl Client {
