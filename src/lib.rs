@@ -124,6 +124,7 @@ mod policy;
 mod pool;
 mod profile;
 mod progress;
+mod project;
 mod request;
 mod socket;
 mod tls;

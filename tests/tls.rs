@@ -132,3 +132,34 @@ fn skip_domain_check_accepts_any_certificate_and_plain_http() {
         assert_eq!(res.data.as_text(), Some("plain"));
     });
 }
+
+#[test]
+fn wxnet_json_loads_roots_relative_to_the_file() {
+    watchdog(Duration::from_secs(10), || {
+        let pki = TestPki::new();
+        let server = serve(&pki, &pki.identity(&["api.example.com"]));
+        let dir = common::TempDir::new("wxnetjson");
+        std::fs::create_dir(dir.path().join("certs")).unwrap();
+        std::fs::write(dir.path().join("certs/ca.pem"), pki.ca_pem()).unwrap();
+        let json = format!(
+            r#"{{"appid": "wxfile", "domains": {{"request": ["{API}"]}},
+                 "resolve": {{"api.example.com": "{}"}},
+                 "rootCertificates": ["certs/ca.pem"]}}"#,
+            server.addr()
+        );
+        std::fs::write(dir.path().join("wxnet.json"), json).unwrap();
+        let client = wxnet::ClientBuilder::from_file(dir.path().join("wxnet.json"))
+            .unwrap()
+            .build()
+            .unwrap();
+        assert_eq!(
+            client.referer(),
+            "https://servicewechat.com/wxfile/0/page-frame.html"
+        );
+        let res = client
+            .request(RequestOptions::new(format!("{API}/")))
+            .wait()
+            .unwrap();
+        assert_eq!(res.status_code, 200);
+    });
+}
