@@ -277,7 +277,7 @@ struct Stats {
     current: AtomicUsize,
     in_handler: AtomicUsize,
     max_in_handler: AtomicUsize,
-    log: Mutex<Vec<Request>>,
+    log: Mutex<std::collections::VecDeque<Request>>,
 }
 
 type Handler = dyn Fn(&Request, &mut Conn) + Send + Sync;
@@ -362,7 +362,7 @@ impl HttpServer {
     }
 
     pub fn requests_log(&self) -> Vec<Request> {
-        self.stats.log.lock().unwrap().clone()
+        self.stats.log.lock().unwrap().iter().cloned().collect()
     }
 
     /// Block until `n` more requests have reached the handler; returns
@@ -420,9 +420,9 @@ fn serve_connection(
         {
             let mut log = stats.log.lock().unwrap();
             if log.len() >= 10_000 {
-                log.remove(0);
+                log.pop_front();
             }
-            log.push(req.clone());
+            log.push_back(req.clone());
         }
         let now = stats.in_handler.fetch_add(1, Ordering::SeqCst) + 1;
         stats.max_in_handler.fetch_max(now, Ordering::SeqCst);
