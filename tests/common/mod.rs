@@ -9,7 +9,7 @@
 
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, mpsc};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -165,12 +165,21 @@ impl Request {
 
 type Tls = StreamOwned<ServerConnection, TcpStream>;
 
+/// How long a connection may sit silent (handshake, request, keep-alive
+/// idle) before the server gives up on it, so no test thread hangs forever.
+const IO_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// The handler's view of one connection.
 pub struct Conn {
     reader: BufReader<Tls>,
+    /// A second handle on the socket: it can be shut down or peeked at
+    /// while the TLS stream is borrowed by the reader.
     tcp: TcpStream,
     id: u64,
     close: bool,
+    hard_reset: bool,
+    /// Method of the request being handled: a response to HEAD has no body.
+    method: String,
 }
 
 impl Conn {
@@ -178,9 +187,13 @@ impl Conn {
         self.reader.get_mut()
     }
 
-    /// A complete response; `Content-Length` is added unless the caller
-    /// gives its own framing header.
+    /// A complete response. `Content-Length` is added unless the caller
+    /// gives its own framing header, in which case the head and body go out
+    /// verbatim. The body is never sent for HEAD or for 1xx/204/304, as a
+    /// real server would not (it would corrupt the next response on a
+    /// kept-alive connection); use `write_raw` to misbehave on purpose.
     pub fn respond(&mut self, status: u16, headers: &[(&str, &str)], body: &[u8]) {
+        let no_body_status = (100..200).contains(&status) || status == 204 || status == 304;
         let mut head = format!("HTTP/1.1 {status} {}\r\n", reason(status));
         let framed = headers.iter().any(|(n, _)| {
             n.eq_ignore_ascii_case("content-length") || n.eq_ignore_ascii_case("transfer-encoding")
@@ -188,12 +201,15 @@ impl Conn {
         for (n, v) in headers {
             head.push_str(&format!("{n}: {v}\r\n"));
         }
-        if !framed {
+        if !framed && !no_body_status {
             head.push_str(&format!("Content-Length: {}\r\n", body.len()));
         }
         head.push_str("\r\n");
         let mut out = head.into_bytes();
-        out.extend_from_slice(body);
+        if !no_body_status && !self.method.eq_ignore_ascii_case("HEAD") {
+            out.extend_from_slice(body);
+        }
+        // A client that went away is the test's business, not the server's.
         let _ = self.write_raw(&out);
         let _ = self.flush();
     }
@@ -211,62 +227,102 @@ impl Conn {
         self.close = true;
     }
 
-    /// Drop the TCP connection at once, without a TLS close_notify.
+    /// Drop the connection at once, without a TLS close_notify: the client
+    /// sees a plain TCP EOF (FIN). Bytes already written are still
+    /// delivered first, so "send half a body, then reset" works. This is
+    /// deliberately not an RST (see `reset_hard`): SO_LINGER 0 would
+    /// discard the unsent half body.
     pub fn reset(&mut self) {
         let _ = self.tcp.shutdown(Shutdown::Both);
         self.close = true;
     }
 
-    /// Block until the client closes the connection or `max` passes.
-    pub fn peer_closed_wait(&mut self, max: Duration) -> bool {
-        let end = Instant::now() + max;
-        let mut buf = [0u8; 256];
-        loop {
-            let left = end.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                return false;
-            }
-            let _ = self
-                .tcp
-                .set_read_timeout(Some(left.min(Duration::from_millis(200))));
-            match self.tcp.peek(&mut buf) {
-                Ok(0) => return true,
-                Ok(_) => {
-                    // Swallow whatever TLS records arrive (alerts).
-                    if matches!(self.tls().read(&mut buf), Ok(0) | Err(_)) {
-                        return true;
-                    }
-                }
-                Err(e)
-                    if matches!(
-                        e.kind(),
-                        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-                    ) => {}
-                Err(_) => return true,
-            }
-        }
+    /// Abort the connection with a TCP RST (SO_LINGER 0, set through
+    /// socket2 so no `unsafe`). The RST goes out when this handler returns;
+    /// anything written but not yet sent is discarded, and the client's
+    /// next read or write fails with `ConnectionReset`.
+    pub fn reset_hard(&mut self) {
+        let _ = socket2::SockRef::from(&self.tcp).set_linger(Some(Duration::ZERO));
+        self.hard_reset = true;
+        self.close = true;
     }
 
-    /// Sequential number of this connection, from 0.
+    /// Block until the client closes the connection or `max` passes;
+    /// true if it closed. Whatever the client sends meanwhile is discarded,
+    /// so this is for holding a request open until the client aborts.
+    pub fn peer_closed_wait(&mut self, max: Duration) -> bool {
+        let end = Instant::now() + max;
+        let mut buf = [0u8; 4096];
+        let closed = loop {
+            let left = end.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                break false;
+            }
+            let _ = self.tcp.set_read_timeout(Some(left));
+            match self.tcp.peek(&mut buf) {
+                Ok(0) => break true,
+                // Bytes are TLS records (a close_notify alert, or data):
+                // let rustls consume them; a partial record just times out.
+                Ok(_) => match self.tls().read(&mut buf) {
+                    Ok(0) => break true,
+                    Ok(_) => {}
+                    Err(e) if is_timeout(&e) => {}
+                    Err(_) => break true,
+                },
+                Err(e) if is_timeout(&e) => {}
+                Err(_) => break true,
+            }
+        };
+        // The socket option is shared with the TLS stream: put it back, or
+        // the keep-alive loop would drop an idle client after `left`.
+        let _ = self.tcp.set_read_timeout(Some(IO_TIMEOUT));
+        closed
+    }
+
+    /// Sequential number of this connection on its server, from 0.
     pub fn connection_id(&self) -> u64 {
         self.id
     }
 }
 
+fn is_timeout(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut | io::ErrorKind::Interrupted
+    )
+}
+
 fn reason(status: u16) -> &'static str {
     match status {
+        100 => "Continue",
         200 => "OK",
+        201 => "Created",
         204 => "No Content",
+        206 => "Partial Content",
         301 => "Moved Permanently",
         302 => "Found",
         303 => "See Other",
+        304 => "Not Modified",
         307 => "Temporary Redirect",
         308 => "Permanent Redirect",
+        400 => "Bad Request",
+        401 => "Unauthorized",
+        403 => "Forbidden",
         404 => "Not Found",
+        405 => "Method Not Allowed",
+        408 => "Request Timeout",
+        413 => "Content Too Large",
+        429 => "Too Many Requests",
         500 => "Internal Server Error",
+        502 => "Bad Gateway",
+        503 => "Service Unavailable",
+        504 => "Gateway Timeout",
         _ => "Status",
     }
 }
+
+/// How many requests `requests_log` keeps (the newest).
+const LOG_LIMIT: usize = 10_000;
 
 #[derive(Default)]
 struct Stats {
@@ -280,9 +336,28 @@ struct Stats {
     log: Mutex<std::collections::VecDeque<Request>>,
 }
 
+/// Holds one unit of a gauge and gives it back when dropped, so a handler
+/// that panics (a failed assertion inside it) or an early return cannot
+/// leave `current_connections` or the concurrency figure stuck.
+struct Gauge<'a>(&'a AtomicUsize);
+
+impl<'a> Gauge<'a> {
+    /// Returns the guard and the gauge's value including this unit.
+    fn enter(gauge: &'a AtomicUsize) -> (Gauge<'a>, usize) {
+        let now = gauge.fetch_add(1, Ordering::SeqCst) + 1;
+        (Gauge(gauge), now)
+    }
+}
+
+impl Drop for Gauge<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
 type Handler = dyn Fn(&Request, &mut Conn) + Send + Sync;
 
-/// A loopback HTTPS/1.1 server; stops when dropped.
+/// A loopback HTTPS/1.1 server; stops accepting when dropped.
 pub struct HttpServer {
     addr: SocketAddr,
     stats: Arc<Stats>,
@@ -291,6 +366,8 @@ pub struct HttpServer {
 }
 
 impl HttpServer {
+    /// Serves each connection on its own thread: TLS handshake, then a
+    /// keep-alive loop calling `handler` once per request.
     pub fn start(
         config: Arc<ServerConfig>,
         handler: impl Fn(&Request, &mut Conn) + Send + Sync + 'static,
@@ -303,14 +380,21 @@ impl HttpServer {
         let (arrived_tx, arrived_rx) = mpsc::channel();
         let (s, st) = (stats.clone(), stop.clone());
         thread::spawn(move || {
-            let next_id = AtomicU64::new(0);
+            let mut next_id = 0u64;
             for tcp in listener.incoming() {
+                // Checked after accept: Drop wakes us with a connection
+                // of its own, which must not count or be served.
                 if st.load(Ordering::SeqCst) {
                     return;
                 }
                 let Ok(tcp) = tcp else { continue };
+                // Counted here, not on the new thread, and before
+                // `accepted`: once a test sees a connection accepted,
+                // `current_connections` includes it until it ends.
+                s.current.fetch_add(1, Ordering::SeqCst);
                 s.accepted.fetch_add(1, Ordering::SeqCst);
-                let id = next_id.fetch_add(1, Ordering::SeqCst);
+                let id = next_id;
+                next_id += 1;
                 let (s, h, cfg, tx) = (
                     s.clone(),
                     handler.clone(),
@@ -336,18 +420,23 @@ impl HttpServer {
         self.addr.port()
     }
 
+    /// TCP connections accepted, whatever became of them.
     pub fn connections_accepted(&self) -> usize {
         self.stats.accepted.load(Ordering::SeqCst)
     }
 
+    /// TLS handshakes completed.
     pub fn tls_handshakes(&self) -> usize {
         self.stats.handshakes.load(Ordering::SeqCst)
     }
 
+    /// Connections that ended before their TLS handshake completed (the
+    /// client rejected the certificate, spoke no TLS, or went away).
     pub fn tls_failures(&self) -> usize {
         self.stats.tls_failures.load(Ordering::SeqCst)
     }
 
+    /// Requests parsed completely and handed to the handler.
     pub fn requests(&self) -> usize {
         self.stats.requests.load(Ordering::SeqCst)
     }
@@ -361,12 +450,14 @@ impl HttpServer {
         self.stats.max_in_handler.load(Ordering::SeqCst)
     }
 
+    /// Requests in arrival order (the newest 10,000).
     pub fn requests_log(&self) -> Vec<Request> {
         self.stats.log.lock().unwrap().iter().cloned().collect()
     }
 
     /// Block until `n` more requests have reached the handler; returns
-    /// their paths in arrival order.
+    /// their paths in arrival order. Panics if they do not come in `max`
+    /// (each).
     pub fn wait_for_requests(&self, n: usize, max: Duration) -> Vec<String> {
         let rx = self.arrivals.lock().unwrap();
         (0..n)
@@ -381,6 +472,7 @@ impl HttpServer {
 impl Drop for HttpServer {
     fn drop(&mut self) {
         self.stop.store(true, Ordering::SeqCst);
+        // Wake the acceptor blocked in accept().
         let _ = TcpStream::connect_timeout(&self.addr, Duration::from_secs(1));
     }
 }
@@ -393,9 +485,10 @@ fn serve_connection(
     handler: &Handler,
     arrived: &mpsc::Sender<String>,
 ) {
-    stats.current.fetch_add(1, Ordering::SeqCst);
+    // Takes over the unit the acceptor counted.
+    let _open = Gauge(&stats.current);
     let _ = tcp.set_nodelay(true);
-    let _ = tcp.set_read_timeout(Some(Duration::from_secs(10)));
+    let _ = tcp.set_read_timeout(Some(IO_TIMEOUT));
     let Ok(dup) = tcp.try_clone() else { return };
     let Ok(conn) = ServerConnection::new(config) else {
         return;
@@ -404,7 +497,6 @@ fn serve_connection(
     while tls.conn.is_handshaking() {
         if tls.conn.complete_io(&mut tls.sock).is_err() {
             stats.tls_failures.fetch_add(1, Ordering::SeqCst);
-            stats.current.fetch_sub(1, Ordering::SeqCst);
             return;
         }
     }
@@ -414,42 +506,67 @@ fn serve_connection(
         tcp: dup,
         id,
         close: false,
+        hard_reset: false,
+        method: String::new(),
     };
+    let mut graceful = false;
     while let Some(req) = read_request(&mut conn.reader) {
         stats.requests.fetch_add(1, Ordering::SeqCst);
         {
             let mut log = stats.log.lock().unwrap();
-            if log.len() >= 10_000 {
+            if log.len() >= LOG_LIMIT {
                 log.pop_front();
             }
             log.push_back(req.clone());
         }
-        let now = stats.in_handler.fetch_add(1, Ordering::SeqCst) + 1;
+        conn.method.clone_from(&req.method);
+        let (busy, now) = Gauge::enter(&stats.in_handler);
         stats.max_in_handler.fetch_max(now, Ordering::SeqCst);
         let _ = arrived.send(req.path.clone());
         handler(&req, &mut conn);
-        stats.in_handler.fetch_sub(1, Ordering::SeqCst);
+        drop(busy);
         if conn.close
             || req
                 .header("connection")
                 .is_some_and(|v| v.eq_ignore_ascii_case("close"))
         {
+            graceful = true;
             break;
         }
     }
+    if conn.hard_reset {
+        // Closing both handles with SO_LINGER 0 sends the RST; a shutdown
+        // first would send a FIN instead.
+        return;
+    }
+    if graceful {
+        // A graceful end says so at the TLS level, as real servers do, so
+        // close-delimited bodies end cleanly. Bounded: the client may have
+        // stopped reading.
+        let _ = conn.tcp.set_write_timeout(Some(Duration::from_secs(1)));
+        conn.tls().conn.send_close_notify();
+        let _ = conn.flush();
+    }
     let _ = conn.tcp.shutdown(Shutdown::Both);
-    stats.current.fetch_sub(1, Ordering::SeqCst);
 }
 
+/// One CRLF- (or LF-) terminated line; bytes that are not UTF-8 are kept
+/// lossily rather than dropping the connection.
 fn read_line(r: &mut impl BufRead) -> Option<String> {
-    let mut line = String::new();
-    match r.read_line(&mut line) {
+    let mut line = Vec::new();
+    match r.read_until(b'\n', &mut line) {
         Ok(0) | Err(_) => None,
-        Ok(_) => Some(line.trim_end_matches(['\r', '\n']).to_string()),
+        Ok(_) => Some(
+            String::from_utf8_lossy(&line)
+                .trim_end_matches(['\r', '\n'])
+                .to_string(),
+        ),
     }
 }
 
-fn read_request(r: &mut impl BufRead) -> Option<Request> {
+/// The next request, or None when the client closed, timed out or sent
+/// something unparseable (each simply ends the connection).
+fn read_request(r: &mut BufReader<Tls>) -> Option<Request> {
     let line = read_line(r)?;
     let mut parts = line.split(' ');
     let method = parts.next()?.to_string();
@@ -469,26 +586,35 @@ fn read_request(r: &mut impl BufRead) -> Option<Request> {
         headers,
         body: Vec::new(),
     };
+    // A client that asks waits for this before sending the body.
+    if req
+        .header("expect")
+        .is_some_and(|v| v.eq_ignore_ascii_case("100-continue"))
+    {
+        let tls = r.get_mut();
+        tls.write_all(b"HTTP/1.1 100 Continue\r\n\r\n").ok()?;
+        tls.flush().ok()?;
+    }
     if req
         .header("transfer-encoding")
-        .is_some_and(|v| v.eq_ignore_ascii_case("chunked"))
+        .is_some_and(|v| v.to_ascii_lowercase().contains("chunked"))
     {
         loop {
             let size = usize::from_str_radix(read_line(r)?.split(';').next()?.trim(), 16).ok()?;
             if size == 0 {
+                // Trailers, up to the blank line.
                 while !read_line(r)?.is_empty() {}
                 break;
             }
             let mut chunk = vec![0u8; size];
             r.read_exact(&mut chunk).ok()?;
             req.body.extend_from_slice(&chunk);
-            read_line(r)?;
+            if !read_line(r)?.is_empty() {
+                return None;
+            }
         }
-    } else if let Some(n) = req
-        .header("content-length")
-        .and_then(|v| v.parse::<usize>().ok())
-    {
-        let mut body = vec![0u8; n];
+    } else if let Some(n) = req.header("content-length") {
+        let mut body = vec![0u8; n.parse::<usize>().ok()?];
         r.read_exact(&mut body).ok()?;
         req.body = body;
     }
@@ -544,15 +670,23 @@ impl Drop for RawServer {
     }
 }
 
-/// A listener whose accept queue is full, so a connect to it hangs.
+/// A listener whose accept queue is full, so a connect to it hangs
+/// (SYNs to a full queue are dropped, and the client keeps retrying).
 pub struct Blackhole {
     pub addr: SocketAddr,
     _listener: socket2::Socket,
     _fill: Vec<socket2::Socket>,
 }
 
-/// A connect blackhole on loopback: a listener with a backlog of one that
-/// never accepts, its queue filled by connections that were made first.
+/// A connect blackhole on loopback: a listener with a backlog of zero
+/// that never accepts, its queue filled by connections made first.
+///
+/// socket2 rather than std because std's `TcpListener::bind` listens with a
+/// backlog of 128 (measured: 129 connects complete before one hangs), so
+/// filling it costs 129 sockets and about 55 ms; with `listen(0)` Linux
+/// queues one connection and then drops further SYNs. An address that
+/// merely looks unroutable is no substitute: in this sandbox something
+/// answers for it.
 pub fn blackhole() -> Blackhole {
     use socket2::{Domain, Socket, Type};
     let listener = Socket::new(Domain::IPV4, Type::STREAM, None).unwrap();
@@ -562,7 +696,9 @@ pub fn blackhole() -> Blackhole {
     listener.listen(0).unwrap();
     let addr = listener.local_addr().unwrap().as_socket().unwrap();
     let mut fill = Vec::new();
-    // Fill the queue until a connect no longer completes at once.
+    // Fill the queue until a connect no longer completes at once; the one
+    // that hung stays open too, its SYN retries occupying nothing.
+    let mut full = false;
     for _ in 0..64 {
         let s = Socket::new(Domain::IPV4, Type::STREAM, None).unwrap();
         let done = s
@@ -570,9 +706,15 @@ pub fn blackhole() -> Blackhole {
             .is_ok();
         fill.push(s);
         if !done {
+            full = true;
             break;
         }
     }
+    assert!(
+        full,
+        "blackhole: 64 connects to a listen(0) socket all completed; this \
+         kernel does not drop SYNs to a full accept queue"
+    );
     Blackhole {
         addr,
         _listener: listener,
@@ -580,11 +722,33 @@ pub fn blackhole() -> Blackhole {
     }
 }
 
-/// Run `f` on a thread; panic if it takes longer than `limit`.
+/// Poll `cond` every few milliseconds until it holds (true) or `max`
+/// passes (false): for figures a server thread updates just after the
+/// client has seen the outcome.
+pub fn eventually(max: Duration, mut cond: impl FnMut() -> bool) -> bool {
+    let end = Instant::now() + max;
+    loop {
+        if cond() {
+            return true;
+        }
+        if Instant::now() >= end {
+            return false;
+        }
+        thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// Run `f` on a thread; panic if it takes longer than `limit`, and
+/// re-raise its panic if it panicked. A test that hangs thus fails with a
+/// message instead of stalling the suite (its thread is left behind: a
+/// thread cannot be killed).
 pub fn watchdog<T: Send + 'static>(limit: Duration, f: impl FnOnce() -> T + Send + 'static) -> T {
+    // The test's own name, so panic messages from inside still say which
+    // test failed.
+    let name = thread::current().name().unwrap_or("watched").to_string();
     let (tx, rx) = mpsc::channel();
     let t = thread::Builder::new()
-        .name("watched".into())
+        .name(name.clone())
         .spawn(move || {
             let r = f();
             let _ = tx.send(());
@@ -592,12 +756,14 @@ pub fn watchdog<T: Send + 'static>(limit: Duration, f: impl FnOnce() -> T + Send
         })
         .unwrap();
     match rx.recv_timeout(limit) {
-        Ok(()) => t.join().unwrap(),
-        Err(mpsc::RecvTimeoutError::Disconnected) => match t.join() {
+        // Finished, or panicked (the sender dropped without sending).
+        Ok(()) | Err(mpsc::RecvTimeoutError::Disconnected) => match t.join() {
             Ok(v) => v,
             Err(p) => std::panic::resume_unwind(p),
         },
-        Err(mpsc::RecvTimeoutError::Timeout) => panic!("watchdog: still running after {limit:?}"),
+        Err(mpsc::RecvTimeoutError::Timeout) => {
+            panic!("watchdog: {name} still running after {limit:?}")
+        }
     }
 }
 
