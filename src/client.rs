@@ -394,12 +394,30 @@ impl<W: Work> Handle<W> {
         }
     }
 
+    /// Run the call on this thread if it is still staged and a worker
+    /// slot is free (saving two thread hand-offs), then block until it
+    /// has ended.
     pub(crate) fn wait(&self) -> Result<W::Output> {
+        if !self.call.task.is_finished() {
+            if let Some(pool) = self.pool.upgrade() {
+                pool.run_or_release(self.call.task.ctl.id);
+            }
+        }
         self.call.task.wait()
     }
 
     pub(crate) fn is_finished(&self) -> bool {
         self.call.task.is_finished()
+    }
+}
+
+impl<W: Work> Drop for Handle<W> {
+    fn drop(&mut self) {
+        if self.call.task.ctl.is_staged() {
+            if let Some(pool) = self.pool.upgrade() {
+                pool.release(self.call.task.ctl.id);
+            }
+        }
     }
 }
 

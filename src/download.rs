@@ -213,7 +213,7 @@ impl Client {
 /// Everything a worker needs to run one download.
 pub(crate) struct DownloadWork {
     engine: Arc<Engine>,
-    url: String,
+    url: url::Url,
     headers: Vec<(String, String)>,
     file_path: Option<PathBuf>,
     extension: String,
@@ -266,7 +266,7 @@ impl DownloadWork {
         Ok(DownloadWork {
             engine: engine.clone(),
             extension: extension_of(&url),
-            url: url.into(),
+            url,
             headers: build_headers(API, engine, &o.header, None)?,
             file_path: o.file_path,
             on_progress: o.on_progress_update,

@@ -12,6 +12,7 @@ use ureq::{Body, SendBody};
 use crate::client::Engine;
 use crate::error::{Error, ErrorKind, Result};
 use crate::job::JobCtl;
+use crate::policy::Allowed;
 
 /// HTTP methods of `wx.request`.
 ///
@@ -177,7 +178,8 @@ pub(crate) enum Payload<'a> {
 /// One HTTP exchange to make.
 pub(crate) struct Exchange<'a> {
     pub method: Method,
-    pub url: &'a str,
+    /// A URL the policy has allowed (a checked [`crate::policy::Target`]'s).
+    pub url: &'a url::Url,
     pub headers: &'a [(String, String)],
     pub body: Payload<'a>,
     pub manual_redirect: bool,
@@ -219,11 +221,13 @@ const REDIRECT_DRAIN: u64 = 64 * 1024;
 /// Send the request and receive the final response head, within the
 /// call's deadline, following redirects as a browser does: 301/302 turn a
 /// POST into a GET, 303 turns anything but HEAD into a GET, 307/308 repeat
-/// the method and body. Every hop goes through the policy again (in the
-/// resolver, before any byte of that hop leaves).
+/// the method and body. A hop to another origin goes through the policy
+/// again before any byte of it leaves (and the resolver checks any origin
+/// it was not told about).
 pub(crate) fn send(engine: &Engine, ctl: &JobCtl, ex: &Exchange<'_>) -> Result<Sent> {
     let mut method = ex.method;
-    let mut url = ex.url.to_owned();
+    let mut url = ex.url.clone();
+    ctl.allow(Allowed::of(&url));
     let mut headers = ex.headers.to_vec();
     let mut body = ex.body;
     let mut redirects = 0;
@@ -254,10 +258,22 @@ pub(crate) fn send(engine: &Engine, ctl: &JobCtl, ex: &Exchange<'_>) -> Result<S
         if redirects == MAX_REDIRECTS {
             return Err(ctl.error(ErrorKind::TooManyRedirects));
         }
-        let mut next = url::Url::parse(&url)
-            .and_then(|base| base.join(&location))
+        let mut next = url
+            .join(&location)
             .map_err(|_| Error::invalid_url(ctl.api_name(), &location))?;
         next.set_fragment(None);
+        let same_origin = url.origin() == next.origin();
+        if !same_origin {
+            // The port rule needs the port as written: check the Location
+            // text itself when it is a whole URL.
+            let written = if url::Url::parse(&location).is_ok() {
+                location.as_str()
+            } else {
+                next.as_str()
+            };
+            engine.policy.check(ctl.api, written)?;
+            ctl.allow(Allowed::of(&next));
+        }
         // Let the connection go back to the pool when the body is small.
         let _ = response
             .into_body()
@@ -274,10 +290,10 @@ pub(crate) fn send(engine: &Engine, ctl: &JobCtl, ex: &Exchange<'_>) -> Result<S
             body = Payload::None;
             headers.retain(|(n, _)| !n.eq_ignore_ascii_case("content-type"));
         }
-        if url::Url::parse(&url).map(|u| u.origin()).ok() != Some(next.origin()) {
+        if !same_origin {
             headers.retain(|(n, _)| !n.eq_ignore_ascii_case("authorization"));
         }
-        url = next.into();
+        url = next;
         redirects += 1;
     }
 }
@@ -362,14 +378,14 @@ fn send_once(
         };
     }
     match ex.method {
-        Method::Get => go!(agent.get(ex.url), without),
-        Method::Head => go!(agent.head(ex.url), without),
-        Method::Options => go!(agent.options(ex.url), without),
-        Method::Delete => go!(agent.delete(ex.url), without),
-        Method::Trace => go!(agent.trace(ex.url), without),
-        Method::Connect => go!(agent.connect(ex.url), without),
-        Method::Post => go!(agent.post(ex.url), with),
-        Method::Put => go!(agent.put(ex.url), with),
+        Method::Get => go!(agent.get(ex.url.as_str()), without),
+        Method::Head => go!(agent.head(ex.url.as_str()), without),
+        Method::Options => go!(agent.options(ex.url.as_str()), without),
+        Method::Delete => go!(agent.delete(ex.url.as_str()), without),
+        Method::Trace => go!(agent.trace(ex.url.as_str()), without),
+        Method::Connect => go!(agent.connect(ex.url.as_str()), without),
+        Method::Post => go!(agent.post(ex.url.as_str()), with),
+        Method::Put => go!(agent.put(ex.url.as_str()), with),
     }
 }
 

@@ -15,7 +15,7 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant, SystemTime};
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::policy::ApiKind;
+use crate::policy::{Allowed, ApiKind};
 
 /// Lock a mutex, recovering the data if a panicking thread poisoned it:
 /// every structure guarded here stays consistent between statements.
@@ -114,6 +114,10 @@ pub(crate) struct JobCtl {
     waker: Mutex<Option<Waker>>,
     /// Set for a retry: pooled connections must not be reused.
     pub fresh_only: AtomicBool,
+    /// The call is staged in the pool, waiting for its caller's next move.
+    staged: AtomicBool,
+    /// The origin the policy allowed for the current hop.
+    allowed: Mutex<Option<Allowed>>,
     pub trace: Mutex<Trace>,
     /// A precise failure recorded by the connection layer (policy on a
     /// redirect hop, TLS verdict), which ureq only sees as a generic error.
@@ -134,6 +138,8 @@ impl JobCtl {
             socket: Mutex::new(None),
             waker: Mutex::new(None),
             fresh_only: AtomicBool::new(false),
+            staged: AtomicBool::new(false),
+            allowed: Mutex::new(None),
             trace: Mutex::new(Trace::default()),
             stash: Mutex::new(None),
             bytes_sent: AtomicU64::new(0),
@@ -190,6 +196,25 @@ impl JobCtl {
         *lock(&self.waker) = w;
     }
 
+    pub(crate) fn set_staged(&self, on: bool) {
+        self.staged.store(on, Ordering::Release);
+    }
+
+    /// Whether the call is staged in the pool (see `pool`).
+    pub(crate) fn is_staged(&self) -> bool {
+        self.staged.load(Ordering::Acquire)
+    }
+
+    /// Record that the policy allowed `origin` for this call.
+    pub(crate) fn allow(&self, origin: Allowed) {
+        *lock(&self.allowed) = Some(origin);
+    }
+
+    /// The origin the policy allowed for this call, if any.
+    pub(crate) fn allowed(&self) -> MutexGuard<'_, Option<Allowed>> {
+        lock(&self.allowed)
+    }
+
     pub(crate) fn stash(&self, e: Error) {
         let mut s = lock(&self.stash);
         if s.is_none() {
@@ -227,19 +252,21 @@ pub(crate) fn current() -> Option<Arc<JobCtl>> {
     CURRENT.with(|c| c.borrow().clone())
 }
 
-/// Makes `ctl` the current call of this thread until dropped.
-pub(crate) struct CurrentGuard(());
+/// Makes `ctl` the current call of this thread until dropped, then puts
+/// back the one before: a callback may wait on a call of its own, which
+/// then runs nested on the same thread.
+pub(crate) struct CurrentGuard(Option<Arc<JobCtl>>);
 
 impl CurrentGuard {
     pub(crate) fn set(ctl: Arc<JobCtl>) -> CurrentGuard {
-        CURRENT.with(|c| *c.borrow_mut() = Some(ctl));
-        CurrentGuard(())
+        CurrentGuard(CURRENT.with(|c| c.borrow_mut().replace(ctl)))
     }
 }
 
 impl Drop for CurrentGuard {
     fn drop(&mut self) {
-        CURRENT.with(|c| *c.borrow_mut() = None);
+        let before = self.0.take();
+        CURRENT.with(|c| *c.borrow_mut() = before);
     }
 }
 

@@ -200,6 +200,42 @@ impl Policy {
     }
 }
 
+/// The origin of a URL the policy allowed for a call, as the connection
+/// layer sees it, so that hops to the same origin (the first one, a retry,
+/// a same-origin redirect) are not checked twice.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Allowed {
+    pub scheme: String,
+    /// `host[:port]` exactly as the URL serialises it.
+    pub authority: String,
+    /// As in [`Target::host`].
+    pub host: String,
+    pub port: u16,
+}
+
+impl Allowed {
+    /// The origin of `url`, a URL the policy has allowed (a [`Target`]'s
+    /// URL or one derived from it).
+    pub(crate) fn of(url: &Url) -> Allowed {
+        let host = match url.host() {
+            Some(Host::Domain(d)) => normalise_host(d),
+            Some(Host::Ipv4(ip)) => ip.to_string(),
+            Some(Host::Ipv6(ip)) => ip.to_string(),
+            None => String::new(),
+        };
+        let host_str = url.host_str().unwrap_or_default();
+        Allowed {
+            scheme: url.scheme().to_owned(),
+            authority: match url.port() {
+                Some(p) => format!("{host_str}:{p}"),
+                None => host_str.to_owned(),
+            },
+            host,
+            port: url.port_or_known_default().unwrap_or(0),
+        }
+    }
+}
+
 fn config_error(detail: &str) -> Error {
     Error::with_reason("ClientBuilder.build", ErrorKind::Config, detail)
 }

@@ -7,7 +7,20 @@
 //! deadline, the background interrupt and shutdown all take a call out of
 //! the queue and finish it at once instead of leaving it to hold a slot
 //! until a worker is free.
+//!
+//! A call whose caller is about to block in `wait()` does not need a
+//! worker: handing it to one and the result back costs two thread
+//! wake-ups, which on a small device is most of the price of a keep-alive
+//! request. So a new call is first *staged*: it waits, for at most
+//! [`STAGE_GRACE`], for its handle's next move. `wait()` runs it on the
+//! waiting thread if one of the `workers` slots is free (it counts toward
+//! the limit like any running call); anything else (the handle dropped,
+//! another call from the same thread, the grace running out) moves it to
+//! the back of the queue and wakes a worker. Staged calls count toward
+//! the queue capacity and are ended by deadlines, abort, the background
+//! interrupt and shutdown exactly like queued ones.
 
+use std::cell::Cell;
 use std::collections::VecDeque;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::{self, JoinHandle, ThreadId};
@@ -26,6 +39,17 @@ const WORKER_STACK: usize = 256 * 1024;
 /// The timer only moves calls out of the queue and runs their callbacks.
 const TIMER_STACK: usize = 128 * 1024;
 
+/// How long a new call waits for its caller to `wait()` on it before it
+/// is handed to a worker anyway (a handle kept for a later `abort()`).
+pub(crate) const STAGE_GRACE: Duration = Duration::from_millis(1);
+
+thread_local! {
+    /// Whether this thread may have staged calls (cleared when the thread
+    /// releases them; the timer releasing them leaves it stale, which only
+    /// costs one lock).
+    static STAGED_HERE: Cell<bool> = const { Cell::new(false) };
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Background {
     Foreground,
@@ -37,9 +61,21 @@ enum Background {
 /// and shutdown must also end.
 pub(crate) type Hook = Box<dyn Fn(Cancel) + Send + Sync>;
 
+/// A call waiting for its caller's next move (see the module docs).
+struct Staged {
+    job: Arc<dyn Job>,
+    by: ThreadId,
+    at: Instant,
+}
+
 struct State {
     queue: VecDeque<Arc<dyn Job>>,
+    staged: Vec<Staged>,
     running: Vec<Option<Arc<dyn Job>>>,
+    /// Calls run by their waiting callers.
+    claimed: Vec<Arc<dyn Job>>,
+    /// Calls running now, on workers or waiting callers; at most `workers`.
+    active: usize,
     idle: usize,
     closed: bool,
     background: Background,
@@ -52,6 +88,7 @@ struct Shared {
     work_cv: Condvar,
     timer_cv: Condvar,
     capacity: usize,
+    workers: usize,
     hooks: Mutex<Vec<Hook>>,
 }
 
@@ -69,7 +106,10 @@ impl Pool {
         let shared = Arc::new(Shared {
             state: Mutex::new(State {
                 queue: VecDeque::with_capacity(capacity.min(1024)),
+                staged: Vec::new(),
                 running: (0..workers).map(|_| None).collect(),
+                claimed: Vec::new(),
+                active: 0,
                 idle: 0,
                 closed: false,
                 background: Background::Foreground,
@@ -78,6 +118,7 @@ impl Pool {
             work_cv: Condvar::new(),
             timer_cv: Condvar::new(),
             capacity,
+            workers,
             hooks: Mutex::new(Vec::new()),
         });
         let mut threads = Vec::with_capacity(workers + 1);
@@ -109,7 +150,9 @@ impl Pool {
         spawned.map(|()| pool)
     }
 
-    /// Queue a call; `Err` gives it back with the reason it was refused.
+    /// Queue a call (staged first when a worker slot is free, so that a
+    /// caller about to wait can run it); `Err` gives it back with the
+    /// reason it was refused.
     pub(crate) fn submit(&self, job: Arc<dyn Job>) -> Result<(), (Arc<dyn Job>, ErrorKind)> {
         let mut st = lock(&self.shared.state);
         if st.closed {
@@ -118,28 +161,109 @@ impl Pool {
         if st.background == Background::Interrupted {
             return Err((job, ErrorKind::Interrupted));
         }
-        if st.queue.len() >= self.shared.capacity {
+        if st.queue.len() + st.staged.len() >= self.shared.capacity {
             return Err((job, ErrorKind::QueueFull));
         }
-        let deadline = job.ctl().deadline;
-        st.queue.push_back(job);
-        if st.idle > 0 {
-            self.shared.work_cv.notify_one();
-        }
-        // The timer only needs to know about calls that will wait for a
-        // worker; waking it for every call would cost a context switch.
-        let will_wait = st.queue.len() > st.idle;
-        if will_wait && st.timer_at.is_none_or(|t| deadline < t) {
-            st.timer_at = Some(deadline);
+        let me = thread::current().id();
+        // An earlier call of this thread was not waited on right away.
+        let mut wake = release_by(&mut st, me);
+        let now = Instant::now();
+        let timer_at = if st.active + st.queue.len() < self.shared.workers {
+            job.ctl().set_staged(true);
+            st.staged.push(Staged {
+                job,
+                by: me,
+                at: now,
+            });
+            STAGED_HERE.with(|c| c.set(true));
+            Some(now + STAGE_GRACE)
+        } else {
+            let deadline = job.ctl().deadline;
+            st.queue.push_back(job);
+            wake += 1;
+            // The timer only needs to know about calls that will wait for
+            // a worker; waking it for every call would cost a switch.
+            (st.queue.len() > st.idle).then_some(deadline)
+        };
+        let notify_timer = match timer_at {
+            Some(at) if st.timer_at.is_none_or(|t| at < t) => {
+                st.timer_at = Some(at);
+                true
+            }
+            _ => false,
+        };
+        let wake = wake.min(st.idle);
+        drop(st);
+        self.wake_workers(wake);
+        if notify_timer {
             self.shared.timer_cv.notify_one();
         }
         Ok(())
     }
 
-    /// Take the call with control-block id `id` out of the queue, if it is
-    /// still waiting there.
+    fn wake_workers(&self, n: usize) {
+        for _ in 0..n {
+            self.shared.work_cv.notify_one();
+        }
+    }
+
+    /// Run the staged call `id` on this (waiting) thread if a worker slot
+    /// is free; otherwise hand it to the workers. Either way this thread's
+    /// other staged calls go to the workers, as the thread is about to be
+    /// busy. Returns once the call has run here, or at once.
+    pub(crate) fn run_or_release(&self, id: u64) {
+        if !STAGED_HERE.with(|c| c.replace(false)) {
+            return;
+        }
+        let mut st = lock(&self.shared.state);
+        let claimed = match st.staged.iter().position(|s| s.job.ctl().id == id) {
+            Some(at) if !st.closed && st.active + st.queue.len() < self.shared.workers => {
+                let job = st.staged.swap_remove(at).job;
+                job.ctl().set_staged(false);
+                st.active += 1;
+                st.claimed.push(job.clone());
+                Some(job)
+            }
+            _ => None,
+        };
+        let wake = release_by(&mut st, thread::current().id()).min(st.idle);
+        drop(st);
+        self.wake_workers(wake);
+        let Some(job) = claimed else {
+            return;
+        };
+        job.run();
+        let mut st = lock(&self.shared.state);
+        st.active -= 1;
+        st.claimed.retain(|j| j.ctl().id != id);
+        let wake = usize::from(!st.queue.is_empty()).min(st.idle);
+        drop(st);
+        self.wake_workers(wake);
+    }
+
+    /// Hand the staged call `id` to the workers (its handle went away
+    /// without waiting).
+    pub(crate) fn release(&self, id: u64) {
+        let mut st = lock(&self.shared.state);
+        let Some(at) = st.staged.iter().position(|s| s.job.ctl().id == id) else {
+            return;
+        };
+        let staged = st.staged.remove(at);
+        enqueue(&mut st, staged.job);
+        let wake = 1.min(st.idle);
+        drop(st);
+        self.wake_workers(wake);
+    }
+
+    /// Take the call with control-block id `id` out of the queue (or the
+    /// stage), if it is still waiting there.
     pub(crate) fn remove_queued(&self, id: u64) -> Option<Arc<dyn Job>> {
         let mut st = lock(&self.shared.state);
+        if let Some(at) = st.staged.iter().position(|s| s.job.ctl().id == id) {
+            let job = st.staged.remove(at).job;
+            job.ctl().set_staged(false);
+            return Some(job);
+        }
         let at = st.queue.iter().position(|j| j.ctl().id == id)?;
         st.queue.remove(at)
     }
@@ -187,8 +311,10 @@ impl Pool {
             st.closed = true;
             self.shared.work_cv.notify_all();
             self.shared.timer_cv.notify_all();
-            let queued: Vec<_> = st.queue.drain(..).collect();
-            let running: Vec<_> = st.running.iter().flatten().cloned().collect();
+            let mut queued: Vec<_> = st.queue.drain(..).collect();
+            queued.extend(take_staged(&mut st));
+            let mut running: Vec<_> = st.running.iter().flatten().cloned().collect();
+            running.extend(st.claimed.iter().cloned());
             (queued, running)
         };
         for job in queued {
@@ -208,11 +334,45 @@ impl Pool {
         }
     }
 
-    /// Number of calls waiting in the queue.
+    /// Number of calls waiting in the queue or staged.
     #[cfg(test)]
     pub(crate) fn queued(&self) -> usize {
-        lock(&self.shared.state).queue.len()
+        let st = lock(&self.shared.state);
+        st.queue.len() + st.staged.len()
     }
+}
+
+/// Put a staged call at the back of the queue.
+fn enqueue(st: &mut State, job: Arc<dyn Job>) {
+    job.ctl().set_staged(false);
+    st.queue.push_back(job);
+}
+
+/// Move the calls staged by thread `by` to the queue; how many moved.
+fn release_by(st: &mut State, by: ThreadId) -> usize {
+    let mut moved = 0;
+    let mut i = 0;
+    while i < st.staged.len() {
+        if st.staged[i].by == by {
+            let job = st.staged.remove(i).job;
+            enqueue(st, job);
+            moved += 1;
+        } else {
+            i += 1;
+        }
+    }
+    moved
+}
+
+/// Every staged call, out of the stage.
+fn take_staged(st: &mut State) -> Vec<Arc<dyn Job>> {
+    st.staged
+        .drain(..)
+        .map(|s| {
+            s.job.ctl().set_staged(false);
+            s.job
+        })
+        .collect()
 }
 
 fn run_hooks(shared: &Shared, why: Cancel) {
@@ -225,7 +385,7 @@ fn worker_loop(shared: &Shared, index: usize) {
     let mut st = lock(&shared.state);
     loop {
         st.running[index] = None;
-        while st.queue.is_empty() && !st.closed {
+        while (st.queue.is_empty() || st.active >= shared.workers) && !st.closed {
             st.idle += 1;
             st = wait(&shared.work_cv, st);
             st.idle -= 1;
@@ -234,10 +394,12 @@ fn worker_loop(shared: &Shared, index: usize) {
             return; // closed and drained
         };
         st.running[index] = Some(job.clone());
+        st.active += 1;
         drop(st);
         job.run();
         drop(job);
         st = lock(&shared.state);
+        st.active -= 1;
     }
 }
 
@@ -253,6 +415,22 @@ fn timer_loop(shared: &Shared) {
         }
         let now = Instant::now();
         let mut expired = Vec::new();
+        let mut i = 0;
+        while i < st.staged.len() {
+            if st.staged[i].job.ctl().deadline <= now {
+                let job = st.staged.remove(i).job;
+                job.ctl().set_staged(false);
+                expired.push(job);
+            } else if st.staged[i].at + STAGE_GRACE <= now {
+                let job = st.staged.remove(i).job;
+                enqueue(&mut st, job);
+                if st.idle > 0 {
+                    shared.work_cv.notify_one();
+                }
+            } else {
+                i += 1;
+            }
+        }
         st.queue.retain(|j| {
             let due = j.ctl().deadline <= now;
             if due {
@@ -268,7 +446,9 @@ fn timer_loop(shared: &Shared) {
                 st.background = Background::Interrupted;
                 interrupt = true;
                 interrupted.extend(st.queue.drain(..));
+                interrupted.extend(take_staged(&mut st));
                 cancel_running.extend(st.running.iter().flatten().cloned());
+                cancel_running.extend(st.claimed.iter().cloned());
             }
         }
         if !expired.is_empty() || interrupt {
@@ -288,7 +468,12 @@ fn timer_loop(shared: &Shared) {
             st = lock(&shared.state);
             continue;
         }
-        let queue_next = st.queue.iter().map(|j| j.ctl().deadline).min();
+        let queue_next = st
+            .queue
+            .iter()
+            .map(|j| j.ctl().deadline)
+            .chain(st.staged.iter().map(|s| s.at + STAGE_GRACE))
+            .min();
         let background_next = match st.background {
             Background::Since(t) => Some(t + BACKGROUND_GRACE),
             _ => None,
@@ -356,7 +541,7 @@ mod tests {
     fn full_queue_refuses() {
         let pool = Pool::start(1, 1).unwrap();
         let (tx, rx) = mpsc::channel();
-        let (_t2, r2) = mpsc::channel();
+        let (t2, r2) = mpsc::channel();
         let (_t3, r3) = mpsc::channel();
         let a = call(rx, Duration::from_secs(5));
         pool.submit(a.clone()).map_err(|_| ()).unwrap();
@@ -370,6 +555,9 @@ mod tests {
         let refused = pool.submit(call(r3, Duration::from_secs(5)));
         assert!(matches!(refused, Err((_, ErrorKind::QueueFull))));
         tx.send(()).unwrap();
+        // Whether the second call starts before shutdown or not, it must
+        // not sleep: its sender is gone.
+        drop(t2);
         pool.shutdown();
         assert!(a.task.wait().is_ok() || a.task.is_finished());
     }

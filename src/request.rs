@@ -362,7 +362,7 @@ impl Client {
 pub(crate) struct RequestWork {
     engine: Arc<Engine>,
     method: Method,
-    url: String,
+    url: url::Url,
     headers: Vec<(String, String)>,
     body: Option<Vec<u8>>,
     data_type: DataType,
@@ -407,7 +407,7 @@ impl RequestWork {
         Ok(RequestWork {
             engine: engine.clone(),
             method: o.method,
-            url: url.into(),
+            url,
             headers,
             body,
             data_type: o.data_type,

@@ -228,7 +228,7 @@ pub(crate) fn file_error(api: &'static str, e: io::Error) -> Error {
 /// Everything a worker needs to run one upload.
 pub(crate) struct UploadWork {
     engine: Arc<Engine>,
-    url: String,
+    url: url::Url,
     path: PathBuf,
     headers: Vec<(String, String)>,
     multipart: Multipart,
@@ -262,7 +262,7 @@ impl UploadWork {
         url.set_fragment(None);
         Ok(UploadWork {
             engine: engine.clone(),
-            url: url.into(),
+            url,
             path: o.file_path,
             headers,
             multipart,

@@ -518,3 +518,133 @@ fn many_clients_start_and_stop_cleanly() {
         }
     });
 }
+
+/// Where the success callback of a call ran.
+fn ran_on(client: &Client, url: String) -> std::thread::ThreadId {
+    let (tx, rx) = mpsc::channel();
+    let res = client
+        .request(RequestOptions::new(url).success(move |_| {
+            tx.send(std::thread::current().id()).unwrap();
+        }))
+        .wait()
+        .unwrap();
+    assert_eq!(res.status_code, 200);
+    rx.recv().unwrap()
+}
+
+#[test]
+fn a_waiting_caller_runs_its_call_when_a_slot_is_free() {
+    watchdog(Duration::from_secs(10), || {
+        let (_server, client) = setup_with(|b| b, stalling);
+        let me = std::thread::current().id();
+        // Normally every time; a preemption longer than the 1 ms stage
+        // grace between request() and wait() hands a call to a worker.
+        let here = (0..20)
+            .filter(|i| ran_on(&client, format!("{API}/{i}")) == me)
+            .count();
+        assert!(here >= 1, "no call ran on its waiting thread");
+        // With every slot taken, a waiting caller waits for a worker.
+        let busy = occupy(&_server, &client, 10);
+        let t = client.request(RequestOptions::new(format!("{API}/queued")));
+        std::thread::sleep(Duration::from_millis(20));
+        assert!(!t.is_finished());
+        busy[0].abort();
+        assert_eq!(t.wait().unwrap().status_code, 200);
+    });
+}
+
+#[test]
+fn waiting_callers_and_callback_calls_share_the_ten_slots() {
+    watchdog(Duration::from_secs(10), || {
+        let (server, client) = setup_with(
+            |b| b,
+            |_, c| {
+                std::thread::sleep(Duration::from_millis(10));
+                c.respond(200, &[], b"ok")
+            },
+        );
+        let start = Arc::new(Barrier::new(20));
+        let waiters: Vec<_> = (0..20)
+            .map(|i| {
+                let (client, start) = (client.clone(), start.clone());
+                std::thread::spawn(move || {
+                    start.wait();
+                    for j in 0..3 {
+                        let url = format!("{API}/w{i}/{j}");
+                        let res = client.request(RequestOptions::new(url)).wait().unwrap();
+                        assert_eq!(res.status_code, 200);
+                    }
+                })
+            })
+            .collect();
+        let (done, finished) = mpsc::channel();
+        for i in 0..20 {
+            let done = done.clone();
+            client.request(
+                RequestOptions::new(format!("{API}/cb{i}"))
+                    .complete(move || done.send(()).unwrap()),
+            );
+        }
+        for w in waiters {
+            w.join().unwrap();
+        }
+        for _ in 0..20 {
+            finished.recv_timeout(Duration::from_secs(5)).unwrap();
+        }
+        assert_eq!(server.requests(), 80);
+        assert!(server.max_concurrent_requests() <= 10);
+    });
+}
+
+#[test]
+fn a_kept_handle_still_runs_and_a_staged_call_can_be_aborted() {
+    watchdog(Duration::from_secs(10), || {
+        let (_server, client) = setup_with(|b| b, stalling);
+        let (tx, rx) = mpsc::channel();
+        // Kept, neither waited on nor dropped: a worker takes it.
+        let kept = client.request(
+            RequestOptions::new(format!("{API}/kept"))
+                .success(move |r| tx.send(r.status_code).unwrap()),
+        );
+        assert_eq!(rx.recv_timeout(Duration::from_secs(5)).unwrap(), 200);
+        assert!(kept.is_finished());
+        // Aborted at once, before anything picked it up.
+        let t = client.request(RequestOptions::new(format!("{API}/stall/never")));
+        t.abort();
+        assert_eq!(t.wait().unwrap_err().kind(), ErrorKind::Abort);
+    });
+}
+
+#[test]
+fn a_callback_may_wait_on_a_call_of_its_own() {
+    watchdog(Duration::from_secs(10), || {
+        let big = vec![b'x'; 200_000];
+        let (_server, client) = setup_with(
+            |b| b,
+            move |r, c| {
+                let body: &[u8] = if r.path == "/big" { &big } else { b"ok" };
+                c.respond(200, &[("content-type", "text/plain")], body)
+            },
+        );
+        let (tx, rx) = mpsc::channel();
+        let inner_client = client.clone();
+        // The nested call runs while the outer one is between its head
+        // and its body, on the same thread.
+        let outer = client
+            .request(
+                RequestOptions::new(format!("{API}/big")).on_headers_received(move |_| {
+                    let inner = inner_client
+                        .request(RequestOptions::new(format!("{API}/inner")))
+                        .wait();
+                    tx.send(inner.map(|r| r.status_code)).unwrap();
+                }),
+            )
+            .wait()
+            .unwrap();
+        assert_eq!(rx.recv().unwrap().unwrap(), 200);
+        assert_eq!(outer.status_code, 200);
+        assert!(matches!(&outer.data, wxnet::ResponseData::Text(t) if t.len() == 200_000));
+        // The outer call was still the thread's current call for its body.
+        assert!(outer.profile.received_bytes_count >= 200_000);
+    });
+}

@@ -654,3 +654,39 @@ fn no_proxy_is_taken_from_the_environment() {
     assert_eq!(get(&client, "/").unwrap().data.as_text(), Some("direct"));
     assert_eq!(server.requests(), 1);
 }
+
+#[test]
+fn an_entry_with_the_default_port_written_works_end_to_end() {
+    watchdog(Duration::from_secs(10), || {
+        // `https://port.example.com:443` only allows URLs that write :443;
+        // the URL handed to the connection layer has the default port
+        // dropped, which must not turn the allowed call into a refusal.
+        let pki = TestPki::new();
+        let server = HttpServer::start(
+            pki.server_config(&pki.identity(&["port.example.com"])),
+            |r, c| match r.path.as_str() {
+                "/hop" => c.respond(
+                    302,
+                    &[("location", "https://port.example.com:443/end")],
+                    b"",
+                ),
+                "/hop-bare" => c.respond(302, &[("location", "https://port.example.com/end")], b""),
+                _ => c.respond(200, &[], b"end"),
+            },
+        );
+        let client = common::client_builder(&pki, &server)
+            .request_domains(["https://port.example.com:443"])
+            .resolve("port.example.com", server.addr())
+            .build()
+            .unwrap();
+        let get = |url: &str| client.request(RequestOptions::new(url)).wait();
+        let res = get("https://port.example.com:443/x").unwrap();
+        assert_eq!(res.data, ResponseData::Text("end".into()));
+        let res = get("https://port.example.com:443/hop").unwrap();
+        assert_eq!(res.profile.redirect_count, 1);
+        // Same origin, so the verdict of the first hop stands.
+        assert!(get("https://port.example.com:443/hop-bare").is_ok());
+        let e = get("https://port.example.com/x").unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::DomainNotAllowed);
+    });
+}
