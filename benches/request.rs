@@ -40,6 +40,33 @@ fn run(call: Arc<dyn Fn() + Send + Sync>) -> Duration {
     t0.elapsed()
 }
 
+/// p50 / p99 of single calls made by 10 callers at once, in µs.
+fn latencies(call: &Arc<dyn Fn() + Send + Sync>) -> String {
+    let start = Arc::new(Barrier::new(CALLERS));
+    let threads: Vec<_> = (0..CALLERS)
+        .map(|_| {
+            let (call, start) = (call.clone(), start.clone());
+            std::thread::spawn(move || {
+                start.wait();
+                (0..500)
+                    .map(|_| {
+                        let t0 = Instant::now();
+                        call();
+                        t0.elapsed()
+                    })
+                    .collect::<Vec<_>>()
+            })
+        })
+        .collect();
+    let mut all: Vec<Duration> = threads
+        .into_iter()
+        .flat_map(|t| t.join().unwrap())
+        .collect();
+    all.sort();
+    let at = |q: f64| all[((all.len() - 1) as f64 * q) as usize].as_secs_f64() * 1e6;
+    format!("p50 {:.0} µs, p99 {:.0} µs", at(0.50), at(0.99))
+}
+
 fn request(c: &mut Criterion) {
     let pki = common::TestPki::new();
     let server = common::HttpServer::start(
@@ -76,6 +103,14 @@ fn request(c: &mut Criterion) {
         let v: serde_json::Value = serde_json::from_str(&s).unwrap();
         assert_eq!(v["n"], 42);
     });
+
+    for _ in 0..3 {
+        println!(
+            "latency, 10 callers x 500 calls: wxnet {} | raw ureq {}",
+            latencies(&wx),
+            latencies(&raw)
+        );
+    }
 
     let mut g = c.benchmark_group("request_10_callers");
     g.throughput(Throughput::Elements((CALLERS * PER_CALLER) as u64));

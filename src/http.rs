@@ -228,7 +228,8 @@ pub(crate) fn send(engine: &Engine, ctl: &JobCtl, ex: &Exchange<'_>) -> Result<S
     let mut method = ex.method;
     let mut url = ex.url.clone();
     ctl.allow(Allowed::of(&url));
-    let mut headers = ex.headers.to_vec();
+    // Copied only when a redirect drops one.
+    let mut headers = std::borrow::Cow::Borrowed(ex.headers);
     let mut body = ex.body;
     let mut redirects = 0;
     loop {
@@ -288,10 +289,14 @@ pub(crate) fn send(engine: &Engine, ctl: &JobCtl, ex: &Exchange<'_>) -> Result<S
         if to_get {
             method = Method::Get;
             body = Payload::None;
-            headers.retain(|(n, _)| !n.eq_ignore_ascii_case("content-type"));
+            headers
+                .to_mut()
+                .retain(|(n, _)| !n.eq_ignore_ascii_case("content-type"));
         }
         if !same_origin {
-            headers.retain(|(n, _)| !n.eq_ignore_ascii_case("authorization"));
+            headers
+                .to_mut()
+                .retain(|(n, _)| !n.eq_ignore_ascii_case("authorization"));
         }
         url = next;
         redirects += 1;

@@ -255,9 +255,18 @@ fn is_localhost(host: &str) -> bool {
 /// original text (special schemes allow `\` for `/` and any number of
 /// slashes, as the parser does).
 fn split_authority(raw: &str) -> Option<(&str, &str)> {
-    let colon = raw.find(':')?;
-    let rest = raw[colon + 1..].trim_start_matches(['/', '\\']);
-    let end = rest.find(['/', '\\', '?', '#']).unwrap_or(rest.len());
+    // Byte scans: every call of every API comes through here.
+    let colon = raw.bytes().position(|b| b == b':')?;
+    let rest = &raw[colon + 1..];
+    let start = rest
+        .bytes()
+        .position(|b| b != b'/' && b != b'\\')
+        .unwrap_or(rest.len());
+    let rest = &rest[start..];
+    let end = rest
+        .bytes()
+        .position(|b| matches!(b, b'/' | b'\\' | b'?' | b'#'))
+        .unwrap_or(rest.len());
     Some((&rest[..end], &rest[end..]))
 }
 

@@ -142,8 +142,9 @@ impl Connector<()> for WxConnector {
         let stream = connect_tcp(ctl, &host, addr, deadline)?;
         let _ = stream.set_nodelay(true);
         let sock = Arc::new(CallSocket::new(stream));
+        let peer = sock.stream.peer_addr().ok();
         if let Some(c) = ctl {
-            c.trace().peer = sock.stream.peer_addr().ok();
+            c.trace().peer = peer;
             c.bind_socket(sock.clone());
             if c.cancelled().is_some() {
                 return Err(ureq::Error::Io(cancelled_io()));
@@ -163,6 +164,7 @@ impl Connector<()> for WxConnector {
         let config = details.config;
         Ok(Some(WxTransport {
             sock,
+            peer,
             tls,
             buffers: LazyBuffers::new(config.input_buffer_size(), config.output_buffer_size()),
             read_timeout: Armed::default(),
@@ -412,6 +414,8 @@ impl Write for SockIo<'_> {
 /// call is current at each I/O.
 pub(crate) struct WxTransport {
     sock: Arc<CallSocket>,
+    /// Asked once: every call on the connection reports it.
+    peer: Option<SocketAddr>,
     tls: Option<Box<ClientConnection>>,
     buffers: LazyBuffers,
     read_timeout: Armed,
@@ -457,7 +461,7 @@ impl Armed {
 impl std::fmt::Debug for WxTransport {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("WxTransport")
-            .field("peer", &self.sock.stream.peer_addr().ok())
+            .field("peer", &self.peer)
             .field("tls", &self.tls.is_some())
             .finish()
     }
@@ -510,7 +514,7 @@ impl Transport for WxTransport {
                 t.request_start = Some(Instant::now());
             }
             if t.peer.is_none() {
-                t.peer = self.sock.stream.peer_addr().ok();
+                t.peer = self.peer;
             }
         }
         let WxTransport {
