@@ -448,7 +448,10 @@ macro_rules! task_handle {
             }
 
             /// Block until the call ends and return its result (after its
-            /// callbacks have run).
+            /// callbacks have run). Called right after the call was made,
+            /// with one of the 10 worker slots free, it runs the call on
+            /// this thread (still counted among the 10) instead of handing
+            /// it to a worker and waiting to be woken.
             ///
             #[doc = concat!("```\nlet client = wxnet::Client::builder().build().unwrap();\nlet task = ", $refused, ";\nlet e = task.wait().unwrap_err();\nassert!(e.err_msg().ends_with(\"fail url not in domain list\"));\n```")]
             pub fn wait(self) -> $crate::Result<$out> {

@@ -40,7 +40,8 @@
 //!     println!("{} {}", res.status_code, v["token"]);
 //! }
 //!
-//! // The mini-program way: callbacks, run on a worker thread.
+//! // The mini-program way: callbacks, run on a worker thread (or on the
+//! // thread that waits for the call, when it runs it itself).
 //! client.request(RequestOptions::new("https://api.example.com/ping")
 //!     .success(|r| println!("status {}", r.status_code))
 //!     .fail(|e| eprintln!("{}", e.err_msg()))

@@ -338,7 +338,9 @@ crate::client::task_handle!(
 
 impl Client {
     /// Make a request (`wx.request`). Returns at once; the call runs on a
-    /// worker. Use [`RequestTask::wait`] for the result, or the callbacks.
+    /// worker, or on the thread that calls [`RequestTask::wait`] right
+    /// away when one of the 10 slots is free (no hand-off between
+    /// threads). Use `wait` for the result, or the callbacks.
     ///
     /// A call the policy refuses, or one that cannot be queued, fails
     /// before this returns (its `fail` and `complete` run on this thread).
