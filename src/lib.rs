@@ -94,6 +94,13 @@
 //! # Ok::<(), wxnet::Error>(())
 //! ```
 //!
+//! ## Checking a server
+//!
+//! With the `check` feature, `wxnet::check::Checker` inspects a backend
+//! the way the mini program will see it (TLS versions and suites, the
+//! certificate chain, Apple's rules), one verdict per rule with a fix; the
+//! `cli` feature builds the `wxnet` command line around it.
+//!
 //! ## Known differences from the mini-program runtime
 //!
 //! - HTTP/1.1 only: `enable_http2` / `enable_quic` are not offered.
@@ -111,6 +118,8 @@
 #![deny(rustdoc::broken_intra_doc_links)]
 
 mod charset;
+#[cfg(feature = "check")]
+pub mod check;
 mod client;
 mod config;
 mod data;

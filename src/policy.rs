@@ -103,7 +103,7 @@ const WEIXIN_API_HOST: &str = "api.weixin.qq.com";
 /// One allowed origin: lower-case host without a trailing dot, and the
 /// port written in the entry, if any.
 #[derive(Debug, Clone, PartialEq, Eq)]
-struct Origin {
+pub(crate) struct Origin {
     host: String,
     port: Option<u16>,
 }
@@ -289,7 +289,7 @@ fn explicit_port(raw: &str) -> Result<Option<u16>, ()> {
 }
 
 /// Parse one domain-list entry; `Err` names the rule it breaks.
-fn parse_entry(api: ApiKind, entry: &str) -> Result<Origin, String> {
+pub(crate) fn parse_entry(api: ApiKind, entry: &str) -> Result<Origin, String> {
     let want = api.scheme();
     if entry.bytes().any(|b| b <= b' ' || b == 0x7f) {
         return Err("contains white space or a control character".into());

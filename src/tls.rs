@@ -58,8 +58,10 @@ pub(crate) fn client_config(
     let mut config = if skip_verify {
         builder
             .dangerous()
-            .with_custom_certificate_verifier(Arc::new(NoVerification(
+            .with_custom_certificate_verifier(Arc::new(AcceptAny::new(
                 provider.signature_verification_algorithms,
+                None,
+                false,
             )))
             .with_no_client_auth()
     } else {
@@ -77,21 +79,58 @@ pub(crate) fn client_config(
     Ok(Arc::new(config))
 }
 
-/// Accepts any certificate but still checks handshake signatures, for
-/// `skip_domain_check` only (the devtools option that disables HTTPS
-/// certificate checks).
+/// Accepts any certificate but still checks handshake signatures: for
+/// `skip_domain_check` (the devtools option that disables HTTPS
+/// certificate checks), and for the server checker, which records what was
+/// sent and judges it afterwards.
 #[derive(Debug)]
-struct NoVerification(WebPkiSupportedAlgorithms);
+pub(crate) struct AcceptAny {
+    algorithms: WebPkiSupportedAlgorithms,
+    /// Offer only these signature schemes (to ask for one key type).
+    schemes: Option<Vec<SignatureScheme>>,
+    /// Keep the chain and OCSP response the server sent.
+    record: bool,
+    seen: std::sync::Mutex<(Vec<CertificateDer<'static>>, Vec<u8>)>,
+}
 
-impl ServerCertVerifier for NoVerification {
+impl AcceptAny {
+    pub(crate) fn new(
+        algorithms: WebPkiSupportedAlgorithms,
+        schemes: Option<Vec<SignatureScheme>>,
+        record: bool,
+    ) -> AcceptAny {
+        AcceptAny {
+            algorithms,
+            schemes,
+            record,
+            seen: Default::default(),
+        }
+    }
+
+    /// The chain (leaf first) and OCSP response of the last handshake,
+    /// when recording.
+    #[cfg_attr(not(feature = "check"), allow(dead_code))]
+    pub(crate) fn seen(&self) -> (Vec<CertificateDer<'static>>, Vec<u8>) {
+        self.seen.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+}
+
+impl ServerCertVerifier for AcceptAny {
     fn verify_server_cert(
         &self,
-        _end_entity: &CertificateDer<'_>,
-        _intermediates: &[CertificateDer<'_>],
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
         _server_name: &ServerName<'_>,
-        _ocsp_response: &[u8],
+        ocsp_response: &[u8],
         _now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
+        if self.record {
+            let chain = std::iter::once(end_entity)
+                .chain(intermediates)
+                .map(|c| c.clone().into_owned())
+                .collect();
+            *self.seen.lock().unwrap_or_else(|e| e.into_inner()) = (chain, ocsp_response.to_vec());
+        }
         Ok(ServerCertVerified::assertion())
     }
 
@@ -101,7 +140,7 @@ impl ServerCertVerifier for NoVerification {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.0)
+        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.algorithms)
     }
 
     fn verify_tls13_signature(
@@ -110,11 +149,13 @@ impl ServerCertVerifier for NoVerification {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.0)
+        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.algorithms)
     }
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.0.supported_schemes()
+        self.schemes
+            .clone()
+            .unwrap_or_else(|| self.algorithms.supported_schemes())
     }
 }
 
