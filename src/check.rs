@@ -340,6 +340,38 @@ impl Checker {
         })
     }
 
+    /// Judge a certificate chain file before it is deployed: the
+    /// certificate checks (X-01 … X-14) on `chain` (PEM with the leaf
+    /// first, or one DER certificate) for `host`, without any network.
+    ///
+    /// ```
+    /// let e = wxnet::check::Checker::new().check_chain("api.example.com", b"junk").unwrap_err();
+    /// assert_eq!(e.kind(), wxnet::ErrorKind::Config);
+    /// ```
+    pub fn check_chain(&self, host: &str, chain: &[u8]) -> Result<Report, Error> {
+        let certs = crate::tls::parse_certificates(chain).map_err(|e| e.for_api(API))?;
+        let t = Target::parse(host)?;
+        let mut run = Run {
+            checker: self,
+            target: &t,
+            results: Vec::new(),
+        };
+        run.chain_checks(
+            &Seen {
+                chain: certs,
+                ocsp: Vec::new(),
+            },
+            "",
+        );
+        // Stapling is a property of the server, not of the file.
+        run.results.retain(|r| r.id != "X-14");
+        Ok(Report {
+            target: host.to_owned(),
+            address: None,
+            results: run.results,
+        })
+    }
+
     fn now(&self) -> SystemTime {
         self.at.unwrap_or_else(SystemTime::now)
     }

@@ -433,3 +433,45 @@ fn the_command_line_prints_json_and_exits_by_verdict() {
         );
     });
 }
+
+#[test]
+fn a_sha1_rsa1024_certificate_file_fails_the_ats_checks() {
+    // Static fixture: modern generators refuse SHA-1 and RSA-1024.
+    let leaf = include_bytes!("fixtures/leaf-rsa1024-sha1.pem");
+    let root = include_bytes!("fixtures/static-root.pem");
+    let at = std::time::UNIX_EPOCH + Duration::from_secs(1_796_083_200); // 2026-12-01
+    let r = Checker::new()
+        .add_root_certificate(root)
+        .unwrap()
+        .at(at)
+        .check_chain(HOST, leaf)
+        .unwrap();
+    assert_eq!(status(&r, "X-01"), Status::Pass, "{}", r.to_text());
+    assert_eq!(status(&r, "X-02"), Status::Pass);
+    assert_eq!(status(&r, "X-09"), Status::Fail);
+    assert!(r.get("X-09").unwrap().message.contains("sha1"));
+    assert_eq!(status(&r, "X-10"), Status::Fail);
+    assert!(r.get("X-10").unwrap().message.contains("RSA-1024"));
+    assert!(
+        r.get("X-14").is_none(),
+        "stapling is not a property of a file"
+    );
+
+    let dir = common::TempDir::new("check-cert");
+    let file = dir.path().join("leaf.pem");
+    std::fs::write(&file, leaf).unwrap();
+    let (code, out) = wxnet(&[
+        "cert",
+        file.to_str().unwrap(),
+        "--host",
+        HOST,
+        "--at",
+        "1796083200",
+        "--json",
+    ]);
+    assert_eq!(code, 1, "{out}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["failed"], true);
+    let (code, _) = wxnet(&["cert", file.to_str().unwrap()]);
+    assert_eq!(code, 2, "--host is required");
+}

@@ -17,6 +17,7 @@ use wxnet::check::{Checker, Report, Status};
 const USAGE: &str = "\
 usage:
   wxnet check <https-or-wss-url | host[:port]> [--json] [--at UNIX_SECONDS] [--allow-local]
+  wxnet cert <chain.pem> --host NAME [--json] [--at UNIX_SECONDS]   (a certificate file, before deploying it)
   wxnet doctor <wxnet.json> [--json]
   wxnet request <url> [-X METHOD] [-H 'name: value']... [-d DATA]
   wxnet download <url> [-o FILE]
@@ -72,6 +73,7 @@ fn run() -> Result<ExitCode, lexopt::Error> {
     let (mut method, mut headers, mut data, mut out, mut name, mut form, mut sends) =
         (None, Vec::new(), None, None, None, Vec::new(), Vec::new());
     let (mut at, mut allow_local, mut wait) = (None, false, 5u64);
+    let mut host: Option<String> = None;
     while let Some(arg) = p.next()? {
         match arg {
             Long("resolve") => c.resolve.push(parse_resolve(&p.value()?.string()?)?),
@@ -88,6 +90,7 @@ fn run() -> Result<ExitCode, lexopt::Error> {
             Long("name") => name = Some(p.value()?.string()?),
             Short('F') | Long("form") => form.push(p.value()?.string()?),
             Long("send") => sends.push(p.value()?.string()?),
+            Long("host") => host = Some(p.value()?.string()?),
             Long("wait") => wait = p.value()?.parse()?,
             Value(v) => positional.push(v.string()?),
             other => return Err(other.unexpected()),
@@ -108,6 +111,21 @@ fn run() -> Result<ExitCode, lexopt::Error> {
             check(&checker, &arg(0, "target")?, c.json)
         }
         "doctor" => doctor(&c, Path::new(&arg(0, "wxnet.json")?))?,
+        "cert" => {
+            let mut checker = checker(&c)?;
+            if let Some(s) = at {
+                checker = checker.at(std::time::UNIX_EPOCH + Duration::from_secs(s));
+            }
+            let pem = read(Path::new(&arg(0, "certificate file")?))?;
+            let host = host.ok_or("--host NAME is needed")?;
+            match checker.check_chain(&host, &pem) {
+                Ok(r) => {
+                    print_report(&r, c.json);
+                    ExitCode::from(u8::from(r.failed()))
+                }
+                Err(e) => usage(e),
+            }
+        }
         "request" => {
             let url = arg(0, "url")?;
             let client = client(&c, &url, wxnet::ApiKind::Request)?;
