@@ -996,12 +996,13 @@ impl Run<'_> {
         .build();
         let at = UnixTime::since_unix_epoch(Duration::from_secs(secs.max(0) as u64));
         let name = ServerName::try_from(host.clone()).ok();
-        let verdict = match (&verifier, &name) {
+        let verify = |intermediates: &[CertificateDer<'static>]| match (&verifier, &name) {
             (Ok(v), Some(n)) => v
-                .verify_server_cert(&seen.chain[0], &seen.chain[1..], n, &seen.ocsp, at)
+                .verify_server_cert(&seen.chain[0], intermediates, n, &seen.ocsp, at)
                 .map(|_| ()),
             _ => Err(rustls::Error::General("verifier setup".into())),
         };
+        let verdict = verify(&seen.chain[1..]);
         let last = parsed.last().unwrap_or(leaf);
         // Trust anchors keep a name's contents without its SEQUENCE header.
         let anchor_subjects: Vec<&[u8]> = roots.roots.iter().map(|a| a.subject.as_ref()).collect();
@@ -1016,18 +1017,7 @@ impl Run<'_> {
             s.as_slice() == name_value(last.issuer().as_raw())
                 || s.as_slice() == name_value(last.subject().as_raw())
         });
-        let trusted = matches!(
-            &verdict,
-            Ok(())
-                | Err(rustls::Error::InvalidCertificate(
-                    CertificateError::NotValidForName
-                        | CertificateError::NotValidForNameContext { .. }
-                        | CertificateError::Expired
-                        | CertificateError::ExpiredContext { .. }
-                        | CertificateError::NotValidYet
-                        | CertificateError::NotValidYetContext { .. },
-                ))
-        );
+        let trusted = builds_path(&verdict);
         let incomplete = !self_signed && !ends_at_root && !issuer_sent(last);
         if trusted {
             let store = if private_root {
@@ -1068,7 +1058,7 @@ impl Run<'_> {
         }
         if incomplete {
             self.add("X-07", Bullet::Certificate, "the chain is complete as served", Status::Fail,
-                format!("{label}the issuer of '{}' ('{}') is not sent and is not a root; devices without it cached fail (600001, -202){}", last.subject(), last.issuer(), aia_note(last)),
+                format!("{label}the issuer of '{}' ('{}') is not sent and is not a root; devices without it cached fail (600001, -202){}", last.subject(), last.issuer(), self.aia_note(last, seen, &verify)),
                 format!("append the intermediate '{}' to the certificate file (nginx ssl_certificate: use fullchain.pem)", last.issuer()));
         } else {
             self.add(
@@ -1519,6 +1509,82 @@ impl Run<'_> {
         Ok((head, body))
     }
 
+    /// What the issuer URL (AIA) of `last` says about a missing
+    /// intermediate: fetched (http, one DER certificate) and tried.
+    fn aia_note(
+        &self,
+        last: &X509Certificate,
+        seen: &Seen,
+        verify: &dyn Fn(&[CertificateDer<'static>]) -> Result<(), rustls::Error>,
+    ) -> String {
+        let Some(url) = aia_url(last) else {
+            return "; the certificate names no issuer URL (AIA)".into();
+        };
+        match self.fetch_der(&url) {
+            Err(why) => format!(
+                "; fetching the issuer from {url} failed ({why}), so the repaired chain was not tried"
+            ),
+            Ok(der) => {
+                let mut with = seen.chain[1..].to_vec();
+                with.push(der);
+                if builds_path(&verify(&with)) {
+                    format!(
+                        "; with the issuer from {url} the chain verifies, so only the server's file lacks it"
+                    )
+                } else {
+                    format!("; the issuer from {url} does not complete a trusted path either")
+                }
+            }
+        }
+    }
+
+    /// One certificate from an `http://` issuer URL (DER, as CAs serve
+    /// them; PKCS#7 bundles are not read).
+    fn fetch_der(&self, url: &str) -> Result<CertificateDer<'static>, String> {
+        let u = url::Url::parse(url).map_err(|e| e.to_string())?;
+        if u.scheme() != "http" {
+            return Err("only http:// issuer URLs are fetched".into());
+        }
+        let host = u.host_str().ok_or("no host")?.to_ascii_lowercase();
+        let port = u.port_or_known_default().unwrap_or(80);
+        let addr = match self.checker.resolve.iter().find(|(h, _)| *h == host) {
+            Some((_, a)) => *a,
+            None => (host.as_str(), port)
+                .to_socket_addrs()
+                .map_err(|e| format!("DNS lookup of {host} failed: {e}"))?
+                .next()
+                .ok_or("no address")?,
+        };
+        let timeout = self.checker.timeout.min(Duration::from_secs(5));
+        let mut tcp = TcpStream::connect_timeout(&addr, timeout).map_err(|e| e.to_string())?;
+        let _ = tcp.set_read_timeout(Some(timeout));
+        let _ = tcp.set_write_timeout(Some(timeout));
+        let path = &url[u.origin().ascii_serialization().len()..];
+        let path = if path.is_empty() { "/" } else { path };
+        // One write: a server may answer after the first bytes and close.
+        let request =
+            format!("GET {path} HTTP/1.0\r\nHost: {host}\r\nUser-Agent: wxnet-check\r\n\r\n");
+        tcp.write_all(request.as_bytes())
+            .map_err(|e| e.to_string())?;
+        let mut raw = Vec::new();
+        tcp.take(256 * 1024)
+            .read_to_end(&mut raw)
+            .map_err(|e| e.to_string())?;
+        let end = raw
+            .windows(4)
+            .position(|w| w == b"\r\n\r\n")
+            .ok_or("no HTTP response")?;
+        let status = String::from_utf8_lossy(&raw[..end]);
+        if status.split_whitespace().nth(1) != Some("200") {
+            return Err(status.lines().next().unwrap_or_default().to_string());
+        }
+        let body = raw[end + 4..].to_vec();
+        if X509Certificate::from_der(&body).is_err() {
+            return Err("the response is not one DER certificate".into());
+        }
+        Ok(CertificateDer::from(body))
+    }
+
     /// The rules this tool cannot decide, listed so they are never taken
     /// for passes.
     fn unknown_by_design(&mut self) {
@@ -1574,23 +1640,38 @@ impl Run<'_> {
     }
 }
 
-fn aia_note(c: &X509Certificate) -> String {
-    let url =
-        c.extensions()
-            .iter()
-            .find_map(|e| match e.parsed_extension() {
-                ParsedExtension::AuthorityInfoAccess(aia) => aia.accessdescs.iter().find_map(|d| {
+/// Whether a verification result shows a path to a trusted root (a name
+/// or date problem is judged by, not by the path).
+fn builds_path(r: &Result<(), rustls::Error>) -> bool {
+    matches!(
+        r,
+        Ok(())
+            | Err(rustls::Error::InvalidCertificate(
+                CertificateError::NotValidForName
+                    | CertificateError::NotValidForNameContext { .. }
+                    | CertificateError::Expired
+                    | CertificateError::ExpiredContext { .. }
+                    | CertificateError::NotValidYet
+                    | CertificateError::NotValidYetContext { .. },
+            ))
+    )
+}
+
+/// The caIssuers URL of `c`'s Authority Information Access, if any.
+fn aia_url(c: &X509Certificate) -> Option<String> {
+    c.extensions()
+        .iter()
+        .find_map(|e| match e.parsed_extension() {
+            ParsedExtension::AuthorityInfoAccess(aia) => {
+                aia.accessdescs.iter().find_map(|d| {
                     match (&d.access_method.to_id_string()[..], &d.access_location) {
                         ("1.3.6.1.5.5.7.48.2", GeneralName::URI(u)) => Some(u.to_string()),
                         _ => None,
                     }
-                }),
-                _ => None,
-            });
-    match url {
-        Some(u) => format!("; the issuer can be downloaded from {u} (not fetched)"),
-        None => "; the certificate names no issuer URL (AIA)".to_string(),
-    }
+                })
+            }
+            _ => None,
+        })
 }
 
 /// The contents of a DER `Name` without its SEQUENCE tag and length, as

@@ -66,6 +66,19 @@ impl Pki {
         to: i64,
         eku: bool,
     ) -> (CertificateDer<'static>, KeyPair) {
+        self.leaf_with_aia(names, from, to, eku, None)
+    }
+
+    /// A leaf whose Authority Information Access names `aia` as the URL of
+    /// its issuer.
+    fn leaf_with_aia(
+        &self,
+        names: &[&str],
+        from: i64,
+        to: i64,
+        eku: bool,
+        aia: Option<&str>,
+    ) -> (CertificateDer<'static>, KeyPair) {
         let mut p = CertificateParams::new(names.iter().map(|s| s.to_string()).collect::<Vec<_>>())
             .unwrap();
         p.distinguished_name.push(DnType::CommonName, names[0]);
@@ -76,10 +89,29 @@ impl Pki {
         let now = time::OffsetDateTime::now_utc();
         p.not_before = now + days(from);
         p.not_after = now + days(to);
+        if let Some(url) = aia {
+            p.custom_extensions = vec![rcgen::CustomExtension::from_oid_content(
+                &[1, 3, 6, 1, 5, 5, 7, 1, 1],
+                aia_der(url),
+            )];
+        }
         let key = KeyPair::generate().unwrap();
         let cert = p.signed_by(&key, &self.issuer).unwrap();
         (cert.der().clone(), key)
     }
+}
+
+/// DER of an AuthorityInfoAccess with one caIssuers URI (short lengths).
+fn aia_der(url: &str) -> Vec<u8> {
+    let mut desc = vec![0x06, 0x08, 0x2b, 0x06, 0x01, 0x05, 0x05, 0x07, 0x30, 0x02];
+    desc.push(0x86);
+    desc.push(url.len() as u8);
+    desc.extend_from_slice(url.as_bytes());
+    let mut ad = vec![0x30, desc.len() as u8];
+    ad.extend(desc);
+    let mut out = vec![0x30, ad.len() as u8];
+    out.extend(ad);
+    out
 }
 
 /// How a fixture server is set up.
@@ -104,6 +136,29 @@ const GOOD: Fixture = Fixture {
 };
 
 fn serve(pki: &Pki, f: &Fixture) -> HttpServer {
+    HttpServer::start(config_for(pki, f), |r, c| {
+        if r.path == "/bom" {
+            c.respond(
+                200,
+                &[("content-type", "application/json")],
+                b"\xEF\xBB\xBF{}",
+            );
+        } else if r.method == "POST" {
+            c.respond(200, &[], format!("got {} bytes", r.body.len()).as_bytes());
+        } else {
+            c.respond(
+                200,
+                &[
+                    ("strict-transport-security", "max-age=31536000"),
+                    ("content-type", "application/json; charset=utf-8"),
+                ],
+                br#"{"ok":true}"#,
+            );
+        }
+    })
+}
+
+fn config_for(pki: &Pki, f: &Fixture) -> Arc<ServerConfig> {
     let (chain, key) = if f.self_signed {
         let key = KeyPair::generate().unwrap();
         let mut p = CertificateParams::new(vec![HOST.to_string()]).unwrap();
@@ -134,24 +189,7 @@ fn serve(pki: &Pki, f: &Fixture) -> HttpServer {
         )
         .unwrap();
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
-    HttpServer::start(Arc::new(config), |r, c| {
-        if r.path == "/bom" {
-            c.respond(
-                200,
-                &[("content-type", "application/json")],
-                b"\xEF\xBB\xBF{}",
-            );
-        } else {
-            c.respond(
-                200,
-                &[
-                    ("strict-transport-security", "max-age=31536000"),
-                    ("content-type", "application/json; charset=utf-8"),
-                ],
-                br#"{"ok":true}"#,
-            );
-        }
-    })
+    Arc::new(config)
 }
 
 fn check(f: &Fixture, path: &str) -> Report {
@@ -425,6 +463,50 @@ fn the_command_line_prints_json_and_exits_by_verdict() {
         let v: serde_json::Value = serde_json::from_str(&out).unwrap();
         assert_eq!(v["statusCode"], 200);
         assert_eq!(v["data"]["ok"], true);
+        // download, upload and ws: thin fronts too.
+        let file = dir.path().join("got.json");
+        let (code, out) = wxnet(&[
+            "download",
+            &url,
+            "-o",
+            file.to_str().unwrap(),
+            "--resolve",
+            &resolve(&good),
+            "--cacert",
+            ca,
+        ]);
+        assert_eq!(code, 0, "{out}");
+        assert_eq!(std::fs::read(&file).unwrap(), br#"{"ok":true}"#);
+        let (code, out) = wxnet(&[
+            "upload",
+            &url,
+            file.to_str().unwrap(),
+            "-F",
+            "k=v",
+            "--resolve",
+            &resolve(&good),
+            "--cacert",
+            ca,
+        ]);
+        assert_eq!(code, 0, "{out}");
+        let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+        assert!(v["data"].as_str().unwrap().starts_with("got "), "{out}");
+        let ws = common::WsServer::echo(config_for(&pki, &GOOD));
+        let ws_url = format!("wss://{HOST}:{}/chat", ws.addr().port());
+        let ws_resolve = format!("{HOST}:{}:127.0.0.1", ws.addr().port());
+        let (code, out) = wxnet(&[
+            "ws",
+            &ws_url,
+            "--send",
+            "hello",
+            "--resolve",
+            &ws_resolve,
+            "--cacert",
+            ca,
+        ]);
+        assert_eq!(code, 0, "{out}");
+        assert!(out.contains(r#"{"message":"hello"}"#), "{out}");
+
         let (code, out) = wxnet(&["request", "https://127.0.0.1/x", "--cacert", ca]);
         assert_eq!(code, 1, "{out}");
         assert!(
@@ -474,4 +556,68 @@ fn a_sha1_rsa1024_certificate_file_fails_the_ats_checks() {
     assert_eq!(v["failed"], true);
     let (code, _) = wxnet(&["cert", file.to_str().unwrap()]);
     assert_eq!(code, 2, "--host is required");
+}
+
+#[test]
+fn an_incomplete_chain_is_confirmed_through_the_issuer_url() {
+    watchdog(Duration::from_secs(10), || {
+        let pki = Pki::new();
+        // A plain-HTTP server publishing the intermediate, as CAs do.
+        let der = pki.intermediate.to_vec();
+        let aia = common::RawServer::start(move |mut s| {
+            use std::io::{Read, Write};
+            let mut buf = [0u8; 1024];
+            let _ = s.read(&mut buf);
+            let head = format!("HTTP/1.0 200 OK\r\nContent-Length: {}\r\n\r\n", der.len());
+            let _ = s.write_all(head.as_bytes());
+            let _ = s.write_all(&der);
+        });
+        let (leaf, key) = pki.leaf_with_aia(
+            &[HOST],
+            -1,
+            60,
+            true,
+            Some("http://aia.example.com/int.der"),
+        );
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let mut config = ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_no_client_auth()
+            .with_single_cert(
+                vec![leaf],
+                PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der())),
+            )
+            .unwrap();
+        config.alpn_protocols = vec![b"http/1.1".to_vec()];
+        let server = HttpServer::start(Arc::new(config), |_, c| c.respond(200, &[], b"ok"));
+        let checker = Checker::new()
+            .resolve(HOST, server.addr())
+            .add_root_certificate(pki.root_pem.as_bytes())
+            .unwrap();
+        let r = checker
+            .clone()
+            .resolve("aia.example.com", aia.addr())
+            .check(HOST)
+            .unwrap();
+        let x07 = r.get("X-07").unwrap();
+        assert_eq!(x07.status, Status::Fail);
+        assert!(
+            x07.message.contains("the chain verifies"),
+            "{}",
+            x07.message
+        );
+        // Issuer URL unreachable: still incomplete, and it says so.
+        let dead = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap();
+        let r = checker
+            .resolve("aia.example.com", dead)
+            .check(HOST)
+            .unwrap();
+        let x07 = r.get("X-07").unwrap();
+        assert_eq!(x07.status, Status::Fail);
+        assert!(x07.message.contains("failed"), "{}", x07.message);
+    });
 }
