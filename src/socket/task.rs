@@ -287,6 +287,10 @@ struct Events {
     error_delivered: bool,
     closed: Option<SocketClose>,
     close_delivered: bool,
+    /// Threads blocked in `recv`: a batch wakes them only when there are.
+    recv_waiters: usize,
+    /// The reader waits for room in a full inbox: `recv` wakes it.
+    reader_blocked: bool,
 }
 
 /// The connection, under the lock that senders and the reader share.
@@ -609,15 +613,24 @@ impl SocketTask {
         let mut ev = lock(&self.shared.events);
         loop {
             if let Some(m) = ev.inbox.pop_front() {
-                self.shared.changed.notify_all();
+                if ev.reader_blocked {
+                    self.shared.changed.notify_all();
+                }
                 return Ok(Some(m));
             }
             if let Some(e) = closed_error(&ev, "SocketTask.recv") {
                 return Err(e);
             }
+            ev.recv_waiters += 1;
             match wait_until(&self.shared.changed, ev, end) {
-                Some(g) => ev = g,
-                None => return Ok(None),
+                Some(mut g) => {
+                    g.recv_waiters -= 1;
+                    ev = g;
+                }
+                None => {
+                    lock(&self.shared.events).recv_waiters -= 1;
+                    return Ok(None);
+                }
             }
         }
     }
@@ -819,12 +832,14 @@ fn deliver(s: &Shared, event: Event) {
             && ev.inbox.len() + batch.len() > INBOX_LIMIT.max(batch.len())
             && lock(&s.conn).ended_by.is_none()
         {
+            ev.reader_blocked = true;
             ev = s
                 .changed
                 .wait_timeout(ev, TICK)
                 .unwrap_or_else(|e| e.into_inner())
                 .0;
         }
+        ev.reader_blocked = false;
     }
     let _dispatch = lock(&s.dispatch);
     match event {
@@ -839,9 +854,12 @@ fn deliver(s: &Shared, event: Event) {
         Event::Messages(batch) => {
             let mut ev = lock(&s.events);
             if ev.message.is_empty() {
-                // One lock and one wake-up for the whole batch.
+                // One lock for the whole batch, and a wake-up only when a
+                // thread waits in `recv`.
                 ev.inbox.extend(batch);
-                s.changed.notify_all();
+                if ev.recv_waiters > 0 {
+                    s.changed.notify_all();
+                }
                 return;
             }
             drop(ev);
