@@ -125,6 +125,9 @@ mod config;
 mod data;
 mod download;
 mod error;
+#[cfg(fuzzing)]
+#[doc(hidden)]
+pub mod fuzzing;
 mod header;
 mod http;
 mod job;
