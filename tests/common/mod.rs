@@ -377,7 +377,8 @@ impl HttpServer {
         let stats = Arc::new(Stats::default());
         let stop = Arc::new(AtomicBool::new(false));
         let handler: Arc<Handler> = Arc::new(handler);
-        let (arrived_tx, arrived_rx) = mpsc::channel();
+        // Bounded like the log: a long run nobody waits on must not grow.
+        let (arrived_tx, arrived_rx) = mpsc::sync_channel(LOG_LIMIT);
         let (s, st) = (stats.clone(), stop.clone());
         thread::spawn(move || {
             let mut next_id = 0u64;
@@ -483,7 +484,7 @@ fn serve_connection(
     id: u64,
     stats: &Stats,
     handler: &Handler,
-    arrived: &mpsc::Sender<String>,
+    arrived: &mpsc::SyncSender<String>,
 ) {
     // Takes over the unit the acceptor counted.
     let _open = Gauge(&stats.current);
@@ -522,7 +523,7 @@ fn serve_connection(
         conn.method.clone_from(&req.method);
         let (busy, now) = Gauge::enter(&stats.in_handler);
         stats.max_in_handler.fetch_max(now, Ordering::SeqCst);
-        let _ = arrived.send(req.path.clone());
+        let _ = arrived.try_send(req.path.clone());
         handler(&req, &mut conn);
         drop(busy);
         if conn.close
