@@ -73,11 +73,14 @@ fn resets_inside_the_body_fail_each_api_once() {
     watchdog(LIMIT, || {
         let (_server, rig) = setup();
         rig.all_fail("/fin-mid-length-body", |_| network("connection closed"));
-        // Inside the body ureq takes a reset for the end of the stream, and
-        // then finds the body short of its framing.
-        rig.all_fail("/rst-mid-length-body", |_| network("connection closed"));
+        rig.all_fail("/rst-mid-length-body", |_| network("connection reset"));
         rig.all_fail("/fin-mid-chunked-body", |_| network("connection closed"));
-        rig.all_fail("/rst-mid-chunked-body", |_| network("connection closed"));
+        rig.all_fail("/rst-mid-chunked-body", |_| network("connection reset"));
+        // A body that runs to the close of the connection has no framing to
+        // fall short of: a reset is what tells it was cut.
+        rig.all_fail("/rst-mid-close-delimited-body", |_| {
+            network("connection reset")
+        });
         rig.all_fail("/truncated-chunk", |_| network("connection closed"));
         rig.serves_everyone(12);
     });

@@ -397,6 +397,10 @@ pub fn misbehave(r: &Request, c: &mut Conn) {
             raw(c, &[LENGTH_HEAD, b"only a little"].concat());
             c.reset_hard();
         }
+        "/rst-mid-close-delimited-body" => {
+            raw(c, b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\nonly a little");
+            c.reset_hard();
+        }
         "/fin-mid-chunked-body" => {
             raw(c, &[CHUNKED_HEAD, b"5\r\nhello\r\n"].concat());
             c.reset();
