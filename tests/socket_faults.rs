@@ -265,12 +265,22 @@ fn invalid_utf8_in_a_text_message_closes_with_1007() {
             assert_eq!(seen.recv_timeout(SECS).unwrap(), "close 1007", "{path}");
         }
         let task = client.connect_socket(ConnectSocketOptions::new(format!("{WS}/split-character")));
+        let (log, closed) = record(&task);
+        let (msg_tx, messages) = mpsc::channel();
+        task.on_message(move |m| {
+            let _ = msg_tx.send(m.clone());
+        });
         assert_eq!(
-            task.recv(SECS).unwrap(),
-            Some(SocketMessage::Text("café".into()))
+            messages.recv_timeout(SECS).unwrap(),
+            SocketMessage::Text("café".into())
         );
         task.close(1000, "").unwrap();
         assert_eq!(seen.recv_timeout(SECS).unwrap(), "close 1000");
+        closed.recv_timeout(SECS).unwrap();
+        assert_eq!(
+            *log.lock().unwrap(),
+            ["open", "message Text(\"café\")", "close 1000 "]
+        );
         every_slot_is_free(&client);
     });
 }
