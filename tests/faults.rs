@@ -55,7 +55,7 @@ fn resets_before_and_inside_the_headers_fail_each_api_once() {
             Api::Request,
             "/fin-before-headers",
             None,
-            misbehave::post_of(100),
+            misbehave::post_of(vec![b'x'; 100]),
             |url, file| wxnet::UploadFileOptions::new(url, file, "file"),
         );
         rig.check_failure(
@@ -122,8 +122,14 @@ fn cut_at_the_deadline(rig: &Rig, path: &str) {
     let deadline = Duration::from_secs(1);
     for api in APIS {
         let (_, took) = rig.fails(api, path, Some(deadline), &timeout());
-        assert!(took >= deadline - Duration::from_millis(50), "{api:?}: {took:?}");
-        assert!(took < deadline + Duration::from_millis(1500), "{api:?}: {took:?}");
+        assert!(
+            took >= deadline - Duration::from_millis(50),
+            "{api:?}: {took:?}"
+        );
+        assert!(
+            took < deadline + Duration::from_millis(1500),
+            "{api:?}: {took:?}"
+        );
     }
 }
 
@@ -150,12 +156,19 @@ fn tls_alerts_inside_the_body_fail_each_api_once() {
     watchdog(LIMIT, || {
         let (_server, rig) = setup();
         // A clean TLS end of stream before the framing is complete.
-        rig.all_fail("/close-notify-mid-length-body", |_| network("connection closed"));
-        rig.all_fail("/close-notify-mid-chunked-body", |_| network("connection closed"));
+        rig.all_fail("/close-notify-mid-length-body", |_| {
+            network("connection closed")
+        });
+        rig.all_fail("/close-notify-mid-chunked-body", |_| {
+            network("connection closed")
+        });
         // A fatal alert, encrypted as servers send them, and one in clear
         // text where only encrypted records may come.
         for (path, cause) in [
-            ("/fatal-alert-mid-body", "received fatal alert: BadRecordMac"),
+            (
+                "/fatal-alert-mid-body",
+                "received fatal alert: BadRecordMac",
+            ),
             ("/plaintext-alert-mid-body", "cannot decrypt peer's message"),
         ] {
             for api in APIS {
@@ -240,7 +253,7 @@ fn a_server_that_never_reads_the_upload_times_out_at_the_deadline() {
             Api::Request,
             "/never-read",
             Some(deadline),
-            misbehave::post_of(big),
+            misbehave::post_of(vec![b'x'; big]),
             |url, file| wxnet::UploadFileOptions::new(url, file, "file"),
         );
         let (_, took) = rig.check_failure(Api::Request, "/never-read", request, &timeout());

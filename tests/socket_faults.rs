@@ -101,9 +101,12 @@ fn record(task: &SocketTask) -> (Arc<Mutex<Vec<String>>>, mpsc::Receiver<()>) {
     task.on_message(move |m| l.lock().unwrap().push(format!("message {m:?}")));
     let l = log.clone();
     task.on_error(move |e| {
-        l.lock()
-            .unwrap()
-            .push(format!("error {:?} {} {}", e.kind(), e.errno(), e.err_msg()))
+        l.lock().unwrap().push(format!(
+            "error {:?} {} {}",
+            e.kind(),
+            e.errno(),
+            e.err_msg()
+        ))
     });
     let l = log.clone();
     task.on_close(move |c| {
@@ -128,8 +131,7 @@ fn events_of(client: &Client, path: &str) -> Vec<String> {
         "{path}: a second close"
     );
     assert_eq!(task.ready_state(), wxnet::ReadyState::Closed);
-    let events = log.lock().unwrap().clone();
-    events
+    log.lock().unwrap().clone()
 }
 
 /// Every socket slot is free: `MAX_SOCKETS` sockets open at once.
@@ -148,7 +150,10 @@ fn every_slot_is_free(client: &Client) {
 }
 
 fn error_event(reason: &str) -> String {
-    format!("error {:?} 600001 connectSocket:fail {reason}", ErrorKind::Network)
+    format!(
+        "error {:?} 600001 connectSocket:fail {reason}",
+        ErrorKind::Network
+    )
 }
 
 /// The malformed frames, by path: each is a protocol error (1002).
@@ -264,7 +269,8 @@ fn invalid_utf8_in_a_text_message_closes_with_1007() {
             );
             assert_eq!(seen.recv_timeout(SECS).unwrap(), "close 1007", "{path}");
         }
-        let task = client.connect_socket(ConnectSocketOptions::new(format!("{WS}/split-character")));
+        let task =
+            client.connect_socket(ConnectSocketOptions::new(format!("{WS}/split-character")));
         let (log, closed) = record(&task);
         let (msg_tx, messages) = mpsc::channel();
         task.on_message(move |m| {
@@ -445,10 +451,7 @@ fn plain_ws_closed_without_a_close_frame_gives_one_error_and_close_1006() {
             let _ = ws.send(Message::Text("before".into()));
             let _ = ws.get_ref().shutdown(std::net::Shutdown::Both);
         });
-        let client = Client::builder()
-            .skip_domain_check(true)
-            .build()
-            .unwrap();
+        let client = Client::builder().skip_domain_check(true).build().unwrap();
         let path = format!("ws://{}/", server.addr());
         let task = client.connect_socket(ConnectSocketOptions::new(path));
         let (log, closed) = record(&task);

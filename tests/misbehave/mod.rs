@@ -192,9 +192,13 @@ impl Rig {
         path: &str,
         timeout: Option<Duration>,
     ) -> (Result<Option<PathBuf>, Error>, Duration, Vec<String>) {
-        self.call_with(api, path, timeout, |o| o, |url, file| {
-            UploadFileOptions::new(url, file, "file")
-        })
+        self.call_with(
+            api,
+            path,
+            timeout,
+            |o| o,
+            |url, file| UploadFileOptions::new(url, file, "file"),
+        )
     }
 
     /// [`Rig::call`] with a say in the request options, and making the
@@ -318,12 +322,18 @@ impl Rig {
     /// directory empty again.
     pub fn serves_everyone(&self, n: usize) {
         let requests: Vec<_> = (0..n)
-            .map(|_| self.client.request(RequestOptions::new(format!("{API}/ok"))))
+            .map(|_| {
+                self.client
+                    .request(RequestOptions::new(format!("{API}/ok")))
+            })
             .collect();
         let uploads: Vec<_> = (0..n)
             .map(|_| {
-                self.client
-                    .upload_file(UploadFileOptions::new(format!("{UP}/ok"), &self.upload, "file"))
+                self.client.upload_file(UploadFileOptions::new(
+                    format!("{UP}/ok"),
+                    &self.upload,
+                    "file",
+                ))
             })
             .collect();
         let downloads: Vec<_> = (0..n)
@@ -398,7 +408,10 @@ pub fn misbehave(r: &Request, c: &mut Conn) {
             c.reset_hard();
         }
         "/rst-mid-close-delimited-body" => {
-            raw(c, b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\nonly a little");
+            raw(
+                c,
+                b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\nonly a little",
+            );
             c.reset_hard();
         }
         "/fin-mid-chunked-body" => {
@@ -571,7 +584,8 @@ pub fn never_reading_server(config: Arc<ServerConfig>, release: Arc<Gate>) -> co
     })
 }
 
-/// A POST of `len` bytes in memory, for `request`.
-pub fn post_of(len: usize) -> impl FnOnce(RequestOptions) -> RequestOptions {
-    move |o| o.method(Method::Post).data(common::pattern(len))
+/// A POST of `body` (made before the call starts, so that making it does
+/// not count against the call's deadline), for `request`.
+pub fn post_of(body: Vec<u8>) -> impl FnOnce(RequestOptions) -> RequestOptions {
+    move |o| o.method(Method::Post).data(body)
 }
