@@ -107,6 +107,7 @@ fn faults_leave_no_thread_or_file_descriptor_behind() {
 
         let (threads, fds) = (count("/proc/self/task"), count("/proc/self/fd"));
         let (names, targets) = (thread_names(), fd_targets());
+        let muted_closed;
         {
             let ws_addr = ws.addr();
             let rig = Rig::with(&pki, http.addr(), |b| {
@@ -116,12 +117,12 @@ fn faults_leave_no_thread_or_file_descriptor_behind() {
             let silent = Rig::new(&pki, never_reads.addr());
             let refused = Rig::new(&pki, refused_addr);
 
-            // Our close is never answered: it runs out its 5 s close
-            // timeout while everything else goes on.
+            // Our close is never answered: the socket is still closing when
+            // the client goes.
             let muted = rig
                 .client
                 .connect_socket(ConnectSocketOptions::new(format!("{WS}/mute")));
-            let muted_closed = on_close(&muted);
+            muted_closed = on_close(&muted);
             muted.wait_open(SECS).unwrap();
             muted.close(1000, "bye").unwrap();
 
@@ -178,10 +179,9 @@ fn faults_leave_no_thread_or_file_descriptor_behind() {
                 .connect_socket(ConnectSocketOptions::new(format!("{WS}/echo")));
             echo.wait_open(SECS).unwrap();
 
-            let c = muted_closed.recv_timeout(Duration::from_secs(7)).unwrap();
-            assert_eq!((c.code, c.reason.as_str()), (1000, "bye"));
-            // `echo` is still open: dropping the client closes it.
+            // `echo` is still open too: dropping the client closes both.
         }
+        muted_closed.recv_timeout(SECS).unwrap();
         release.open();
         quiet.open();
         let settled = common::eventually(Duration::from_secs(3), || {
