@@ -13,6 +13,7 @@ use crate::client::Engine;
 use crate::error::{Error, ErrorKind, Result};
 use crate::job::JobCtl;
 use crate::policy::Allowed;
+use crate::transport::PeerReset;
 
 /// HTTP methods of `wx.request`.
 ///
@@ -429,7 +430,13 @@ pub(crate) fn map_error(ctl: &JobCtl, e: ureq::Error) -> Error {
     let err = match &e {
         ureq::Error::Timeout(_) => ctl.error(ErrorKind::Timeout),
         _ if ctl.remaining().is_zero() => ctl.error(ErrorKind::Timeout),
-        ureq::Error::Io(io) => return network_error(api, io.kind()).source_from(e),
+        ureq::Error::Io(io) => {
+            let kind = match io.get_ref().and_then(|i| i.downcast_ref::<PeerReset>()) {
+                Some(reset) => reset.0.kind(),
+                None => io.kind(),
+            };
+            return network_error(api, kind).source_from(e);
+        }
         ureq::Error::HostNotFound => {
             Error::with_reason(api, ErrorKind::Network, "dns lookup failed")
         }

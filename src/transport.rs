@@ -48,6 +48,36 @@ fn cancelled_io() -> io::Error {
     io::Error::other("wxnet: call cancelled")
 }
 
+/// A connection reset (or abort) seen while reading. Not passed to ureq
+/// with its own kind: while reading a body ureq takes `ConnectionReset`
+/// for the end of the stream, so a body that runs to the close of the
+/// connection would end as a success, truncated. A reset is an abort, not
+/// an end.
+#[derive(Debug)]
+pub(crate) struct PeerReset(pub io::Error);
+
+impl std::fmt::Display for PeerReset {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl std::error::Error for PeerReset {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.0)
+    }
+}
+
+/// Hide a reset from ureq (see [`PeerReset`]).
+fn hide_reset(e: io::Error) -> io::Error {
+    match e.kind() {
+        io::ErrorKind::ConnectionReset | io::ErrorKind::ConnectionAborted => {
+            io::Error::other(PeerReset(e))
+        }
+        _ => e,
+    }
+}
+
 /// Applies the policy to every hop and maps names given to `resolve`.
 #[derive(Debug)]
 pub(crate) struct PolicyResolver {
@@ -562,7 +592,7 @@ impl Transport for WxTransport {
             },
             None => io.read(buf),
         };
-        let n = r.map_err(|e| self.io_error(ctl.as_ref(), e, &timeout))?;
+        let n = r.map_err(|e| self.io_error(ctl.as_ref(), hide_reset(e), &timeout))?;
         self.buffers.input_appended(n);
         if n > 0 {
             if let Some(c) = &ctl {

@@ -8,6 +8,7 @@ use std::thread::{self, ThreadId};
 use std::time::{Duration, Instant};
 
 use rustls::StreamOwned;
+use tungstenite::error::ProtocolError;
 use tungstenite::handshake::HandshakeError;
 use tungstenite::protocol::frame::coding::CloseCode;
 use tungstenite::protocol::{CloseFrame, WebSocketConfig};
@@ -125,8 +126,10 @@ pub struct SocketOpen {
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SocketClose {
-    /// The close code: the peer's, the one given to `close`, or 1006 when
-    /// the connection ended without a close handshake.
+    /// The close code: the peer's, the one given to `close`, the one the
+    /// connection was failed with when the peer broke the protocol (1002;
+    /// 1007 for a text message that is not UTF-8; 1009 for a message over
+    /// the cap), or 1006 when the connection ended without a close frame.
     pub code: u16,
     /// The close reason.
     pub reason: String,
@@ -1461,11 +1464,16 @@ fn read_loop(s: &Arc<Shared>) -> (Option<Error>, SocketClose) {
                                 end = closing.as_ref().map(|(c, _)| (None, c.clone()));
                             }
                         } else {
+                            // RFC 6455 §7.4.1; a connection lost without a
+                            // close frame is 1006 (§7.1.5), whatever the
+                            // transport said (a clean TLS end included).
                             let (code, reason) = match &e {
                                 tungstenite::Error::Capacity(_) => (1009, "message too big"),
-                                tungstenite::Error::Protocol(_) | tungstenite::Error::Utf8(_) => {
-                                    (1002, "protocol error")
-                                }
+                                tungstenite::Error::Utf8(_) => (1007, "invalid payload data"),
+                                tungstenite::Error::Protocol(
+                                    ProtocolError::ResetWithoutClosingHandshake,
+                                ) => (1006, "abnormal closure"),
+                                tungstenite::Error::Protocol(_) => (1002, "protocol error"),
                                 _ => (1006, "abnormal closure"),
                             };
                             if code != 1006 {
@@ -1477,6 +1485,7 @@ fn read_loop(s: &Arc<Shared>) -> (Option<Error>, SocketClose) {
                             }
                             let kind_reason = match code {
                                 1009 => "message too big",
+                                1007 => "invalid payload data",
                                 1002 => "protocol error",
                                 _ => "connection closed abnormally",
                             };

@@ -222,6 +222,43 @@ impl Conn {
         self.tls().flush()
     }
 
+    /// Bytes straight onto the TCP stream, bypassing TLS (after flushing
+    /// what TLS holds, so the order on the wire is the order of calls): a
+    /// plaintext record in the middle of an encrypted stream.
+    pub fn write_tcp(&mut self, bytes: &[u8]) -> io::Result<()> {
+        self.flush()?;
+        self.tcp.write_all(bytes)
+    }
+
+    /// End the TLS session with a close_notify alert, now: the client sees
+    /// a clean TLS end of stream, whatever the HTTP framing promised. No
+    /// keep-alive after this handler returns.
+    pub fn send_close_notify(&mut self) -> io::Result<()> {
+        self.tls().conn.send_close_notify();
+        self.close = true;
+        self.flush()
+    }
+
+    /// Make the server's rustls send a fatal alert, encrypted as any real
+    /// server's alert is: it is fed an application-data record that does
+    /// not decrypt, answers with `bad_record_mac`, and the alert is written
+    /// out. No keep-alive after this handler returns.
+    pub fn send_fatal_alert(&mut self) -> io::Result<()> {
+        self.flush()?;
+        self.close = true;
+        let tls = self.tls();
+        let mut bogus = vec![0x17, 0x03, 0x03, 0x00, 0x20];
+        bogus.extend_from_slice(&[0u8; 0x20]);
+        tls.conn.read_tls(&mut &bogus[..])?;
+        if tls.conn.process_new_packets().is_ok() {
+            return Err(io::Error::other("rustls accepted a bogus record"));
+        }
+        while tls.conn.wants_write() {
+            tls.conn.write_tls(&mut tls.sock)?;
+        }
+        Ok(())
+    }
+
     /// No keep-alive after this handler returns.
     pub fn close(&mut self) {
         self.close = true;
