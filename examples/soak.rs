@@ -79,7 +79,12 @@ fn main() {
             }
         }
     };
-    let workers: Vec<_> = (0..6)
+    let only: Option<u64> = std::env::var("SOAK_ONLY").ok().and_then(|v| v.parse().ok());
+    let threads: u64 = std::env::var("SOAK_THREADS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(6);
+    let workers: Vec<_> = (0..threads)
         .map(|t| {
             let (client, stop, record, upload) =
                 (client.clone(), stop.clone(), record.clone(), upload.clone());
@@ -87,7 +92,9 @@ fn main() {
                 let mut i: u64 = 0;
                 while !stop.load(Ordering::Relaxed) {
                     i += 1;
-                    let r = match (i + t) % 10 {
+                    // SOAK_ONLY=<0-9> repeats one kind of call (to find what grows).
+                    let pick = only.unwrap_or((i + t) % 10);
+                    let r = match pick {
                         0 => client
                             .upload_file(UploadFileOptions::new(
                                 "https://up.example.com/u",
@@ -114,7 +121,7 @@ fn main() {
                             task.abort();
                             task.wait().map(drop)
                         }
-                        4 if t == 0 => {
+                        4 if t == 0 || only.is_some() => {
                             let s = client
                                 .connect_socket(ConnectSocketOptions::new("wss://ws.example.com/"));
                             let r = s.wait_open(Duration::from_secs(5)).and_then(|_| {

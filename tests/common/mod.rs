@@ -956,7 +956,8 @@ pub struct WsServer {
     addr: SocketAddr,
     accepted: Arc<AtomicUsize>,
     stop: Arc<AtomicBool>,
-    upgrades: Arc<Mutex<Vec<Upgrade>>>,
+    /// The newest `LOG_LIMIT` upgrades (a long run must not grow).
+    upgrades: Arc<Mutex<std::collections::VecDeque<Upgrade>>>,
 }
 
 impl WsServer {
@@ -968,7 +969,7 @@ impl WsServer {
         let addr = listener.local_addr().unwrap();
         let accepted = Arc::new(AtomicUsize::new(0));
         let stop = Arc::new(AtomicBool::new(false));
-        let upgrades = Arc::new(Mutex::new(Vec::new()));
+        let upgrades = Arc::new(Mutex::new(std::collections::VecDeque::new()));
         let handler = Arc::new(handler);
         let (a, st, up) = (accepted.clone(), stop.clone(), upgrades.clone());
         thread::spawn(move || {
@@ -1010,7 +1011,12 @@ impl WsServer {
                         return;
                     };
                     let upgrade = seen.lock().unwrap().clone();
-                    up.lock().unwrap().push(upgrade.clone());
+                    let mut log = up.lock().unwrap();
+                    if log.len() == LOG_LIMIT {
+                        log.pop_front();
+                    }
+                    log.push_back(upgrade.clone());
+                    drop(log);
                     h(ws, upgrade);
                 });
             }
@@ -1043,7 +1049,7 @@ impl WsServer {
     }
 
     pub fn upgrades(&self) -> Vec<Upgrade> {
-        self.upgrades.lock().unwrap().clone()
+        self.upgrades.lock().unwrap().iter().cloned().collect()
     }
 }
 
