@@ -35,10 +35,10 @@ use rustls::{
 };
 use x509_parser::prelude::*;
 
-use crate::error::Error;
+use crate::error::{Api, Error};
 use crate::tls::AcceptAny;
 
-const API: &str = "check";
+const API: Api = Api::Check;
 
 /// The verdict of one rule.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]

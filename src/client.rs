@@ -161,7 +161,7 @@ impl Client {
         });
         let pool = Pool::start(WORKERS, b.queue_capacity).map_err(|e| {
             Error::with_detail(
-                "ClientBuilder.build",
+                crate::Api::ClientBuilderBuild,
                 ErrorKind::Config,
                 "cannot start threads",
             )
@@ -361,7 +361,7 @@ impl Client {
             Ok(work) => Arc::new(Call::new(ctl, work, callbacks)),
             Err(e) => {
                 let call = Arc::new(Call::<W>::failed(ctl, callbacks));
-                call.task.finish(Err(e.for_api(api.wx_name())));
+                call.task.finish(Err(e.for_api(api.into())));
                 return Handle { call, pool };
             }
         };

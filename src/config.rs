@@ -8,7 +8,7 @@ use std::time::Duration;
 use rustls::pki_types::CertificateDer;
 
 use crate::client::Client;
-use crate::error::{Error, ErrorKind, Result};
+use crate::error::{Api, Error, ErrorKind, Result};
 use crate::policy::ApiKind;
 
 /// The longest any call may take, whatever its settings say.
@@ -391,7 +391,7 @@ impl ClientBuilder {
     /// );
     /// ```
     pub fn build(self) -> Result<Client> {
-        let bad = |d: &str| Error::with_reason("ClientBuilder.build", ErrorKind::Config, d);
+        let bad = |d: &str| Error::with_reason(Api::ClientBuilderBuild, ErrorKind::Config, d);
         if !is_token(&self.app_id) {
             return Err(bad(&format!(
                 "app id \"{}\" is not a valid AppID",

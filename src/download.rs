@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::client::{Client, Engine};
-use crate::error::{Error, ErrorKind, Result};
+use crate::error::{Api, Error, ErrorKind, Result};
 use crate::header::Header;
 use crate::http::{self, Exchange, Method, Payload, build_headers};
 use crate::job::{Callbacks, JobCtl, Work};
@@ -17,7 +17,7 @@ use crate::profile::Profile;
 use crate::progress::{Throttle, Tick};
 use crate::upload::file_error;
 
-const API: &str = "downloadFile";
+const API: Api = Api::DownloadFile;
 
 /// Size of each read from the network and write to the file.
 const CHUNK: usize = 32 * 1024;

@@ -10,15 +10,20 @@ use std::error::Error as StdError;
 use std::fmt;
 use std::sync::Arc;
 
+use crate::policy::ApiKind;
+
 /// A specialised `Result` whose error is [`Error`].
 ///
 /// ```
-/// fn parse(url: &str) -> wxnet::Result<()> {
-///     if url.starts_with("https://") { Ok(()) } else {
-///         Err(wxnet::Error::invalid_argument("request", "not https"))
-///     }
+/// fn fetch(client: &wxnet::Client, url: &str) -> wxnet::Result<u16> {
+///     let res = client.request(wxnet::RequestOptions::new(url)).wait()?;
+///     Ok(res.status_code)
 /// }
-/// assert!(parse("http://a.com").is_err());
+/// let client = wxnet::Client::builder().build()?;
+/// // Plain http is refused before any connection is made.
+/// let e = fetch(&client, "http://api.example.com/").unwrap_err();
+/// assert_eq!(e.kind(), wxnet::ErrorKind::InvalidUrl);
+/// # Ok::<(), wxnet::Error>(())
 /// ```
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
@@ -153,6 +158,126 @@ impl fmt::Display for ErrorKind {
     }
 }
 
+/// The wx API a failure belongs to: the `<api>` of `"<api>:fail <reason>"`.
+///
+/// Compare it with the wx name directly, or match on it; new APIs may be
+/// added in minor releases, so matches need a `_` arm.
+///
+/// ```
+/// use wxnet::Api;
+/// assert_eq!(Api::UploadFile.wx_name(), "uploadFile");
+/// assert_eq!(Api::SocketTaskSend.to_string(), "SocketTask.send");
+/// assert!(Api::Request == "request");
+/// assert!(Api::Request != "uploadFile");
+///
+/// // A URL outside the domain list fails before any connection is made.
+/// let client = wxnet::Client::builder().build()?;
+/// let task = client.download_file(wxnet::DownloadFileOptions::new("https://dl.example.com/a"));
+/// let e = task.wait().unwrap_err();
+/// assert_eq!(e.api(), Api::DownloadFile);
+/// assert_eq!(e.api(), "downloadFile");
+/// # Ok::<(), wxnet::Error>(())
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Api {
+    /// `wx.request`.
+    Request,
+    /// `wx.uploadFile`.
+    UploadFile,
+    /// `wx.downloadFile`.
+    DownloadFile,
+    /// `wx.connectSocket`.
+    ConnectSocket,
+    /// `SocketTask.send`.
+    SocketTaskSend,
+    /// `SocketTask.close`.
+    SocketTaskClose,
+    /// [`SocketTask::wait_open`](crate::SocketTask::wait_open), named
+    /// `SocketTask.waitOpen`.
+    SocketTaskWaitOpen,
+    /// [`SocketTask::recv`](crate::SocketTask::recv), named
+    /// `SocketTask.recv`.
+    SocketTaskRecv,
+    /// `wx.sendSocketMessage`, the client-wide send.
+    SendSocketMessage,
+    /// `wx.closeSocket`, the client-wide close.
+    CloseSocket,
+    /// [`ClientBuilder::build`](crate::ClientBuilder::build).
+    ClientBuilderBuild,
+    /// Loading a `wxnet.json` project file, named `ClientBuilder.fromJson`.
+    ClientBuilderFromJson,
+    /// The TLS and domain checker, named `check`.
+    Check,
+}
+
+impl Api {
+    /// The name of the API in errMsg, as the mini-program runtime spells it.
+    ///
+    /// ```
+    /// assert_eq!(wxnet::Api::ClientBuilderBuild.wx_name(), "ClientBuilder.build");
+    /// assert_eq!(wxnet::Api::SendSocketMessage.wx_name(), "sendSocketMessage");
+    /// ```
+    pub fn wx_name(self) -> &'static str {
+        match self {
+            Api::Request => "request",
+            Api::UploadFile => "uploadFile",
+            Api::DownloadFile => "downloadFile",
+            Api::ConnectSocket => "connectSocket",
+            Api::SocketTaskSend => "SocketTask.send",
+            Api::SocketTaskClose => "SocketTask.close",
+            Api::SocketTaskWaitOpen => "SocketTask.waitOpen",
+            Api::SocketTaskRecv => "SocketTask.recv",
+            Api::SendSocketMessage => "sendSocketMessage",
+            Api::CloseSocket => "closeSocket",
+            Api::ClientBuilderBuild => "ClientBuilder.build",
+            Api::ClientBuilderFromJson => "ClientBuilder.fromJson",
+            Api::Check => "check",
+        }
+    }
+}
+
+impl fmt::Display for Api {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.wx_name())
+    }
+}
+
+impl PartialEq<str> for Api {
+    fn eq(&self, other: &str) -> bool {
+        self.wx_name() == other
+    }
+}
+
+impl PartialEq<&str> for Api {
+    fn eq(&self, other: &&str) -> bool {
+        self.wx_name() == *other
+    }
+}
+
+impl PartialEq<Api> for str {
+    fn eq(&self, other: &Api) -> bool {
+        self == other.wx_name()
+    }
+}
+
+impl PartialEq<Api> for &str {
+    fn eq(&self, other: &Api) -> bool {
+        *self == other.wx_name()
+    }
+}
+
+impl From<ApiKind> for Api {
+    fn from(kind: ApiKind) -> Api {
+        match kind {
+            ApiKind::Request => Api::Request,
+            ApiKind::UploadFile => Api::UploadFile,
+            ApiKind::DownloadFile => Api::DownloadFile,
+            ApiKind::ConnectSocket => Api::ConnectSocket,
+        }
+    }
+}
+
 /// The error of every wxnet call.
 ///
 /// `Display` prints [`err_msg`](Error::err_msg). The error that caused it
@@ -161,12 +286,20 @@ impl fmt::Display for ErrorKind {
 /// Cloning is cheap and keeps the source.
 ///
 /// ```
-/// use wxnet::{Error, ErrorKind};
-/// let e = Error::invalid_argument("request", "header name is empty");
+/// use std::error::Error as _;
+/// use wxnet::{Api, ErrorKind, RequestOptions};
+/// let client = wxnet::Client::builder().request_domains(["https://api.example.com"]).build()?;
+/// // A header value with a line break is refused before any connection is made.
+/// let options = RequestOptions::new("https://api.example.com/").header("x-token", "a\nb");
+/// let e = client.request(options).wait().unwrap_err();
 /// assert_eq!(e.kind(), ErrorKind::InvalidArgument);
-/// assert_eq!(e.err_msg(), "request:fail invalid argument: header name is empty");
+/// assert_eq!(e.api(), Api::Request);
+/// let reason = "invalid argument: header \"x-token\" has a value that is not valid";
+/// assert_eq!(e.err_msg(), format!("request:fail {reason}"));
 /// assert_eq!(e.to_string(), e.err_msg());
 /// assert_eq!(e.errno(), 1);
+/// assert!(e.source().is_none());
+/// # Ok::<(), wxnet::Error>(())
 /// ```
 #[derive(Clone)]
 pub struct Error(Box<Inner>);
@@ -174,20 +307,19 @@ pub struct Error(Box<Inner>);
 #[derive(Clone)]
 struct Inner {
     kind: ErrorKind,
-    api: &'static str,
+    api: Api,
     msg: String,
     source: Option<Arc<dyn StdError + Send + Sync>>,
 }
 
 impl Error {
-    /// An error of `kind` for the wx API named `api` (`"request"`,
-    /// `"uploadFile"`, …), with the kind's fixed reason.
-    pub(crate) fn new(api: &'static str, kind: ErrorKind) -> Error {
+    /// An error of `kind` for the wx API `api`, with the kind's fixed reason.
+    pub(crate) fn new(api: Api, kind: ErrorKind) -> Error {
         Error::with_reason(api, kind, kind.reason())
     }
 
     /// An error whose reason text is `reason` instead of the kind's fixed one.
-    pub(crate) fn with_reason(api: &'static str, kind: ErrorKind, reason: &str) -> Error {
+    pub(crate) fn with_reason(api: Api, kind: ErrorKind, reason: &str) -> Error {
         Error(Box::new(Inner {
             kind,
             api,
@@ -197,12 +329,12 @@ impl Error {
     }
 
     /// An error whose reason is the kind's reason followed by `: detail`.
-    pub(crate) fn with_detail(api: &'static str, kind: ErrorKind, detail: &str) -> Error {
+    pub(crate) fn with_detail(api: Api, kind: ErrorKind, detail: &str) -> Error {
         Error::with_reason(api, kind, &format!("{}: {detail}", kind.reason()))
     }
 
     /// `<api>:fail invalid url "<url>"`.
-    pub(crate) fn invalid_url(api: &'static str, url: &str) -> Error {
+    pub(crate) fn invalid_url(api: Api, url: &str) -> Error {
         Error::with_reason(
             api,
             ErrorKind::InvalidUrl,
@@ -212,12 +344,7 @@ impl Error {
 
     /// An [`ErrorKind::InvalidArgument`] error for the wx API `api`, with a
     /// detail saying what was wrong.
-    ///
-    /// ```
-    /// let e = wxnet::Error::invalid_argument("SocketTask.close", "code 1005");
-    /// assert_eq!(e.err_msg(), "SocketTask.close:fail invalid argument: code 1005");
-    /// ```
-    pub fn invalid_argument(api: &'static str, detail: &str) -> Error {
+    pub(crate) fn invalid_argument(api: Api, detail: &str) -> Error {
         Error::with_detail(api, ErrorKind::InvalidArgument, detail)
     }
 
@@ -228,7 +355,7 @@ impl Error {
     }
 
     /// The same error reported for another API name.
-    pub(crate) fn for_api(self, api: &'static str) -> Error {
+    pub(crate) fn for_api(self, api: Api) -> Error {
         if self.0.api == api {
             return self;
         }
@@ -241,8 +368,11 @@ impl Error {
     /// What went wrong, to match on.
     ///
     /// ```
-    /// let e = wxnet::Error::invalid_argument("request", "x");
-    /// assert!(matches!(e.kind(), wxnet::ErrorKind::InvalidArgument));
+    /// let client = wxnet::Client::builder().build()?; // empty domain lists
+    /// let options = wxnet::RequestOptions::new("https://api.example.com/");
+    /// let e = client.request(options).wait().unwrap_err();
+    /// assert!(matches!(e.kind(), wxnet::ErrorKind::DomainNotAllowed));
+    /// # Ok::<(), wxnet::Error>(())
     /// ```
     pub fn kind(&self) -> ErrorKind {
         self.0.kind
@@ -252,8 +382,11 @@ impl Error {
     /// `"request:fail url not in domain list"`.
     ///
     /// ```
-    /// let e = wxnet::Error::invalid_argument("request", "x");
-    /// assert!(e.err_msg().starts_with("request:fail "));
+    /// let client = wxnet::Client::builder().build()?; // empty domain lists
+    /// let options = wxnet::RequestOptions::new("https://api.example.com/");
+    /// let e = client.request(options).wait().unwrap_err();
+    /// assert_eq!(e.err_msg(), "request:fail url not in domain list");
+    /// # Ok::<(), wxnet::Error>(())
     /// ```
     #[doc(alias = "errMsg")]
     pub fn err_msg(&self) -> &str {
@@ -264,35 +397,58 @@ impl Error {
     /// outside the list, 5 for a timeout, 1 for an abort, …).
     ///
     /// ```
-    /// assert_eq!(wxnet::Error::invalid_argument("request", "x").errno(), 1);
+    /// let client = wxnet::Client::builder().build()?; // empty domain lists
+    /// let options = wxnet::RequestOptions::new("https://api.example.com/");
+    /// let e = client.request(options).wait().unwrap_err();
+    /// assert_eq!(e.errno(), 600002);
+    /// # Ok::<(), wxnet::Error>(())
     /// ```
     pub fn errno(&self) -> i32 {
         self.0.kind.errno()
     }
 
-    /// The wx name of the API that failed (`"request"`, `"uploadFile"`,
-    /// `"SocketTask.send"`, …).
+    /// The API that failed; it compares equal to its wx name
+    /// (`"request"`, `"uploadFile"`, `"SocketTask.send"`, …).
     ///
     /// ```
-    /// assert_eq!(wxnet::Error::invalid_argument("uploadFile", "x").api(), "uploadFile");
+    /// let client = wxnet::Client::builder().build()?; // empty domain lists
+    /// let options = wxnet::UploadFileOptions::new("https://up.example.com/", "a.txt", "file");
+    /// let e = client.upload_file(options).wait().unwrap_err();
+    /// assert_eq!(e.api(), wxnet::Api::UploadFile);
+    /// assert_eq!(e.api(), "uploadFile");
+    /// assert!(e.err_msg().starts_with(e.api().wx_name()));
+    /// # Ok::<(), wxnet::Error>(())
     /// ```
-    pub fn api(&self) -> &'static str {
+    pub fn api(&self) -> Api {
         self.0.api
     }
 
     /// The reason part of the errMsg, after `"<api>:fail "`.
     ///
     /// ```
-    /// assert_eq!(wxnet::Error::invalid_argument("request", "x").reason(), "invalid argument: x");
+    /// let client = wxnet::Client::builder().build()?; // empty domain lists
+    /// let options = wxnet::RequestOptions::new("https://api.example.com/");
+    /// let e = client.request(options).wait().unwrap_err();
+    /// assert_eq!(e.reason(), "url not in domain list");
+    /// # Ok::<(), wxnet::Error>(())
     /// ```
     pub fn reason(&self) -> &str {
-        &self.0.msg[self.0.api.len() + ":fail ".len()..]
+        &self.0.msg[self.0.api.wx_name().len() + ":fail ".len()..]
     }
 
     /// Whether this is a timeout ([`ErrorKind::Timeout`]).
     ///
     /// ```
-    /// assert!(!wxnet::Error::invalid_argument("request", "x").is_timeout());
+    /// use std::time::Duration;
+    /// // A loopback server that accepts the connection and never answers.
+    /// let server = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    /// let url = format!("http://{}/", server.local_addr().unwrap());
+    /// let client = wxnet::Client::builder().skip_domain_check(true).build()?;
+    /// let options = wxnet::RequestOptions::new(url).timeout(Duration::from_millis(100));
+    /// let e = client.request(options).wait().unwrap_err();
+    /// assert!(e.is_timeout());
+    /// assert_eq!(e.errno(), 5);
+    /// # Ok::<(), wxnet::Error>(())
     /// ```
     pub fn is_timeout(&self) -> bool {
         self.0.kind == ErrorKind::Timeout
@@ -342,9 +498,9 @@ mod tests {
 
     #[test]
     fn for_api_keeps_reason_and_source() {
-        let e = Error::with_detail("request", ErrorKind::ResponseTooLarge, "10 bytes")
+        let e = Error::with_detail(Api::Request, ErrorKind::ResponseTooLarge, "10 bytes")
             .source_from(std::io::Error::other("x"))
-            .for_api("uploadFile");
+            .for_api(Api::UploadFile);
         assert_eq!(e.err_msg(), "uploadFile:fail exceed max size: 10 bytes");
         assert!(e.source().is_some());
     }

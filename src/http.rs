@@ -10,7 +10,7 @@ use ureq::http::{HeaderName, HeaderValue, Response};
 use ureq::{Body, SendBody};
 
 use crate::client::Engine;
-use crate::error::{Error, ErrorKind, Result};
+use crate::error::{Api, Error, ErrorKind, Result};
 use crate::job::JobCtl;
 use crate::policy::Allowed;
 use crate::transport::PeerReset;
@@ -90,7 +90,7 @@ impl std::str::FromStr for Method {
         ];
         all.into_iter()
             .find(|m| m.as_str().eq_ignore_ascii_case(s))
-            .ok_or_else(|| Error::invalid_argument("request", &format!("unknown method {s:?}")))
+            .ok_or_else(|| Error::invalid_argument(Api::Request, &format!("unknown method {s:?}")))
     }
 }
 
@@ -117,7 +117,7 @@ fn is_reserved(name: &str) -> bool {
 /// The headers of a call: the caller's (validated, reserved ones dropped),
 /// a default content-type if none is given, and the fixed Referer.
 pub(crate) fn build_headers(
-    api: &'static str,
+    api: Api,
     engine: &Engine,
     user: &[(String, String)],
     default_content_type: Option<&str>,
@@ -465,7 +465,7 @@ pub(crate) fn map_io(ctl: &JobCtl, e: io::Error) -> Error {
     }
 }
 
-fn network_error(api: &'static str, kind: io::ErrorKind) -> Error {
+fn network_error(api: Api, kind: io::ErrorKind) -> Error {
     use io::ErrorKind as K;
     let reason = match kind {
         K::ConnectionRefused => "connection refused",

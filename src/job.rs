@@ -14,7 +14,7 @@ use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant, SystemTime};
 
-use crate::error::{Error, ErrorKind, Result};
+use crate::error::{Api, Error, ErrorKind, Result};
 use crate::policy::{Allowed, ApiKind};
 
 /// Lock a mutex, recovering the data if a panicking thread poisoned it:
@@ -147,8 +147,8 @@ impl JobCtl {
         }
     }
 
-    pub(crate) fn api_name(&self) -> &'static str {
-        self.api.wx_name()
+    pub(crate) fn api_name(&self) -> Api {
+        self.api.into()
     }
 
     /// Cancel the call; the first reason wins. Blocked I/O is woken by

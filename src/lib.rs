@@ -148,7 +148,7 @@ pub use client::Client;
 pub use config::{ClientBuilder, EnvVersion, MAX_TIMEOUT, NetworkTimeout, WORKERS};
 pub use data::RequestData;
 pub use download::{DownloadFileOptions, DownloadFileSuccess, DownloadProgress, DownloadTask};
-pub use error::{Error, ErrorKind, Result};
+pub use error::{Api, Error, ErrorKind, Result};
 pub use header::Header;
 pub use http::Method;
 pub use policy::ApiKind;

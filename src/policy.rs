@@ -12,7 +12,7 @@ use std::fmt;
 
 use url::{Host, Url};
 
-use crate::error::{Error, ErrorKind};
+use crate::error::{Api, Error, ErrorKind};
 
 /// The four API kinds, each with its own domain list.
 ///
@@ -47,12 +47,7 @@ impl ApiKind {
     /// assert_eq!(wxnet::ApiKind::Request.wx_name(), "request");
     /// ```
     pub fn wx_name(self) -> &'static str {
-        match self {
-            ApiKind::Request => "request",
-            ApiKind::UploadFile => "uploadFile",
-            ApiKind::DownloadFile => "downloadFile",
-            ApiKind::ConnectSocket => "connectSocket",
-        }
+        Api::from(self).wx_name()
     }
 
     /// The only scheme this API accepts outside `skip_domain_check` mode.
@@ -80,10 +75,8 @@ impl ApiKind {
 
     fn list_name(self) -> &'static str {
         match self {
-            ApiKind::Request => "request",
-            ApiKind::UploadFile => "uploadFile",
-            ApiKind::DownloadFile => "downloadFile",
             ApiKind::ConnectSocket => "socket",
+            other => other.wx_name(),
         }
     }
 }
@@ -153,7 +146,7 @@ impl Policy {
 
     /// Check `raw` for `api`; `Ok` means no rule forbids a connection to it.
     pub(crate) fn check(&self, api: ApiKind, raw: &str) -> Result<Target, Error> {
-        let name = api.wx_name();
+        let name = Api::from(api);
         let invalid = || Error::invalid_url(name, raw);
         if raw.is_empty() || raw.bytes().any(|b| b <= b' ' || b == 0x7f) {
             return Err(invalid());
@@ -237,7 +230,7 @@ impl Allowed {
 }
 
 fn config_error(detail: &str) -> Error {
-    Error::with_reason("ClientBuilder.build", ErrorKind::Config, detail)
+    Error::with_reason(Api::ClientBuilderBuild, ErrorKind::Config, detail)
 }
 
 fn normalise_host(domain: &str) -> String {

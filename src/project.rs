@@ -30,9 +30,9 @@ use std::time::Duration;
 use serde_json::{Map, Value};
 
 use crate::config::{ClientBuilder, EnvVersion, NetworkTimeout};
-use crate::error::{Error, ErrorKind, Result};
+use crate::error::{Api, Error, ErrorKind, Result};
 
-const API: &str = "ClientBuilder.fromJson";
+const API: Api = Api::ClientBuilderFromJson;
 
 fn bad(field: &str, rule: &str) -> Error {
     Error::with_reason(API, ErrorKind::Config, &format!("\"{field}\" {rule}"))

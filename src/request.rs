@@ -10,14 +10,14 @@ use serde_json::Value;
 use crate::charset;
 use crate::client::{Client, Engine};
 use crate::data::{RequestData, append_query, form_pairs};
-use crate::error::{ErrorKind, Result};
+use crate::error::{Api, ErrorKind, Result};
 use crate::header::Header;
 use crate::http::{self, Exchange, Method, build_headers, find_header};
 use crate::job::{Callbacks, JobCtl, Work};
 use crate::policy::ApiKind;
 use crate::profile::Profile;
 
-const API: &str = "request";
+const API: Api = Api::Request;
 
 /// How a text response is interpreted (`dataType`).
 ///

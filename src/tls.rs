@@ -10,9 +10,9 @@ use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
 
-use crate::error::{Error, ErrorKind};
+use crate::error::{Api, Error, ErrorKind};
 
-const BUILD: &str = "ClientBuilder.build";
+const BUILD: Api = Api::ClientBuilderBuild;
 
 /// Parse one or more certificates from PEM (`-----BEGIN CERTIFICATE-----`)
 /// or a single DER certificate.

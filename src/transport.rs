@@ -20,7 +20,7 @@ use ureq::unversioned::transport::{
     Buffers, ConnectionDetails, Connector, LazyBuffers, NextTimeout, Transport,
 };
 
-use crate::error::{Error, ErrorKind};
+use crate::error::{Api, Error, ErrorKind};
 use crate::job::{self, CallSocket, JobCtl};
 use crate::policy::{ApiKind, Policy};
 
@@ -151,7 +151,7 @@ impl Connector<()> for WxConnector {
     ) -> Result<Option<WxTransport>, ureq::Error> {
         let ctl = job::current();
         let ctl = ctl.as_deref();
-        let api_name = ctl.map_or("request", |c| c.api_name());
+        let api_name = ctl.map_or(Api::Request, |c| c.api_name());
         if !details.needs_tls() && !self.allow_plain {
             if let Some(c) = ctl {
                 c.stash(Error::invalid_url(api_name, &details.uri.to_string()));
@@ -334,7 +334,7 @@ pub(crate) fn handshake(
     stream: &TcpStream,
     deadline: Instant,
 ) -> Result<ClientConnection, ureq::Error> {
-    let api = ctl.map_or("request", |c| c.api_name());
+    let api = ctl.map_or(Api::Request, |c| c.api_name());
     let tls_fail = |e: Error| {
         if let Some(c) = ctl {
             c.stash(e);

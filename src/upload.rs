@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use crate::charset;
 use crate::client::{Client, Engine};
-use crate::error::{Error, ErrorKind, Result};
+use crate::error::{Api, Error, ErrorKind, Result};
 use crate::header::Header;
 use crate::http::{self, Exchange, Method, Payload, build_headers};
 use crate::job::{self, Callbacks, JobCtl, Work, lock};
@@ -18,7 +18,7 @@ use crate::policy::ApiKind;
 use crate::profile::Profile;
 use crate::progress::{Throttle, Tick};
 
-const API: &str = "uploadFile";
+const API: Api = Api::UploadFile;
 
 /// Upload progress (`onProgressUpdate`): throttled to about one event per
 /// percent, never going backwards, ending with exactly one 100% event when
@@ -211,7 +211,7 @@ impl Client {
 }
 
 /// The error for a local file that cannot be read.
-pub(crate) fn file_error(api: &'static str, e: io::Error) -> Error {
+pub(crate) fn file_error(api: Api, e: io::Error) -> Error {
     let kind = if e.kind() == io::ErrorKind::NotFound {
         ErrorKind::FileNotFound
     } else {

@@ -1,6 +1,6 @@
 //! The error table (SPEC §7) and the thread-safety of public types.
 
-use wxnet::{Error, ErrorKind};
+use wxnet::{Api, Error, ErrorKind};
 
 #[test]
 fn every_kind_has_its_reason_and_errno() {
@@ -46,12 +46,55 @@ fn every_kind_has_its_reason_and_errno() {
 
 #[test]
 fn err_msg_is_api_fail_reason_and_display() {
-    let e = Error::invalid_argument("request", "bad header");
-    assert_eq!(e.err_msg(), "request:fail invalid argument: bad header");
+    let client = wxnet::Client::builder()
+        .request_domains(["https://api.example.com"])
+        .build()
+        .unwrap();
+    let options = wxnet::RequestOptions::new("https://api.example.com/").header("bad header", "v");
+    let e: Error = client.request(options).wait().unwrap_err();
+    let reason = "invalid argument: header name \"bad header\" is not valid";
+    assert_eq!(e.err_msg(), format!("request:fail {reason}"));
     assert_eq!(e.api(), "request");
-    assert_eq!(e.reason(), "invalid argument: bad header");
+    assert_eq!(e.api(), Api::Request);
+    assert_eq!(e.reason(), reason);
     assert_eq!(format!("{e}"), e.err_msg());
     assert!(format!("{e:?}").contains("InvalidArgument"));
+}
+
+#[test]
+fn api_compares_with_its_wx_name() {
+    let table = [
+        (Api::Request, "request"),
+        (Api::UploadFile, "uploadFile"),
+        (Api::DownloadFile, "downloadFile"),
+        (Api::ConnectSocket, "connectSocket"),
+        (Api::SocketTaskSend, "SocketTask.send"),
+        (Api::SocketTaskClose, "SocketTask.close"),
+        (Api::SocketTaskWaitOpen, "SocketTask.waitOpen"),
+        (Api::SocketTaskRecv, "SocketTask.recv"),
+        (Api::SendSocketMessage, "sendSocketMessage"),
+        (Api::CloseSocket, "closeSocket"),
+        (Api::ClientBuilderBuild, "ClientBuilder.build"),
+        (Api::ClientBuilderFromJson, "ClientBuilder.fromJson"),
+        (Api::Check, "check"),
+    ];
+    for (api, name) in table {
+        assert_eq!(api.wx_name(), name);
+        assert_eq!(api.to_string(), name);
+        assert!(api == name, "Api == &str");
+        assert!(api == *name, "Api == str");
+        assert!(name == api, "&str == Api");
+        assert!(*name == api, "str == Api");
+        assert!(api != "x");
+    }
+    for kind in [
+        wxnet::ApiKind::Request,
+        wxnet::ApiKind::UploadFile,
+        wxnet::ApiKind::DownloadFile,
+        wxnet::ApiKind::ConnectSocket,
+    ] {
+        assert_eq!(Api::from(kind), kind.wx_name());
+    }
 }
 
 #[test]
@@ -62,6 +105,7 @@ fn public_types_are_send_and_sync() {
     send_sync::<wxnet::ClientBuilder>();
     send_sync::<wxnet::Error>();
     send_sync::<wxnet::ErrorKind>();
+    send_sync::<wxnet::Api>();
     send_sync::<wxnet::RequestTask>();
     send_sync::<wxnet::RequestSuccess>();
     send_sync::<wxnet::ResponseData>();

@@ -16,7 +16,7 @@ use tungstenite::{Message, WebSocket};
 
 use super::stream::{GatedTcp, WsStream};
 use crate::client::{Client, Engine};
-use crate::error::{Error, ErrorKind, Result};
+use crate::error::{Api, Error, ErrorKind, Result};
 use crate::header::Header;
 use crate::http::build_headers;
 use crate::job::{CallSocket, Callbacks, Cancel, JobCtl, contain, lock};
@@ -24,7 +24,7 @@ use crate::policy::ApiKind;
 use crate::profile::Profile;
 use crate::transport;
 
-const API: &str = "connectSocket";
+const API: Api = Api::ConnectSocket;
 
 /// At most this many sockets at once, as in the mini-program runtime.
 pub const MAX_SOCKETS: usize = 5;
@@ -502,7 +502,7 @@ impl SocketTask {
     /// assert_eq!(e.err_msg(), "SocketTask.send:fail SocketTask.readyState is not OPEN");
     /// ```
     pub fn send(&self, message: SocketMessage) -> Result<()> {
-        send_on(&self.shared, message, "SocketTask.send")
+        send_on(&self.shared, message, Api::SocketTaskSend)
     }
 
     /// Close the connection with `code` (1000, or 3000 to 4999) and a
@@ -518,7 +518,7 @@ impl SocketTask {
     /// assert!(task.close(1000, "bye").is_ok());
     /// ```
     pub fn close(&self, code: u16, reason: &str) -> Result<()> {
-        close_on(&self.shared, code, reason, "SocketTask.close")
+        close_on(&self.shared, code, reason, Api::SocketTaskClose)
     }
 
     /// Listen for the open event.
@@ -592,11 +592,11 @@ impl SocketTask {
             if let Some(o) = &ev.opened {
                 return Ok(o.clone());
             }
-            if let Some(e) = closed_error(&ev, "SocketTask.waitOpen") {
+            if let Some(e) = closed_error(&ev, Api::SocketTaskWaitOpen) {
                 return Err(e);
             }
             ev = wait_until(&self.shared.changed, ev, end)
-                .ok_or_else(|| Error::new("SocketTask.waitOpen", ErrorKind::Timeout))?;
+                .ok_or_else(|| Error::new(Api::SocketTaskWaitOpen, ErrorKind::Timeout))?;
         }
     }
 
@@ -621,7 +621,7 @@ impl SocketTask {
                 }
                 return Ok(Some(m));
             }
-            if let Some(e) = closed_error(&ev, "SocketTask.recv") {
+            if let Some(e) = closed_error(&ev, Api::SocketTaskRecv) {
                 return Err(e);
             }
             ev.recv_waiters += 1;
@@ -640,7 +640,7 @@ impl SocketTask {
 }
 
 /// The error for waiting on a socket that is over.
-fn closed_error(ev: &Events, api: &'static str) -> Option<Error> {
+fn closed_error(ev: &Events, api: Api) -> Option<Error> {
     let close = ev.closed.as_ref()?;
     Some(match &ev.failed {
         Some(e) => Error::with_reason(api, e.kind(), e.reason()),
@@ -669,7 +669,7 @@ fn wait_until<'a, T>(
     )
 }
 
-fn not_open(api: &'static str) -> Error {
+fn not_open(api: Api) -> Error {
     Error::with_reason(
         api,
         ErrorKind::NotConnected,
@@ -677,7 +677,7 @@ fn not_open(api: &'static str) -> Error {
     )
 }
 
-fn send_on(s: &Shared, message: SocketMessage, api: &'static str) -> Result<()> {
+fn send_on(s: &Shared, message: SocketMessage, api: Api) -> Result<()> {
     if s.state() != ReadyState::Open {
         return Err(not_open(api));
     }
@@ -701,7 +701,7 @@ fn send_on(s: &Shared, message: SocketMessage, api: &'static str) -> Result<()> 
     })
 }
 
-fn close_on(s: &Arc<Shared>, code: u16, reason: &str, api: &'static str) -> Result<()> {
+fn close_on(s: &Arc<Shared>, code: u16, reason: &str, api: Api) -> Result<()> {
     if !close_code_ok(code) {
         return Err(Error::invalid_argument(
             api,
@@ -1089,7 +1089,7 @@ impl Client {
     /// assert_eq!(e.err_msg(), "sendSocketMessage:fail WebSocket is not connected");
     /// ```
     pub fn send_socket_message(&self, message: SocketMessage) -> Result<()> {
-        let api = "sendSocketMessage";
+        let api = Api::SendSocketMessage;
         match self.engine().sockets.first() {
             Some(t) if t.ready_state() == ReadyState::Open => send_on(&t.shared, message, api),
             _ => Err(Error::new(api, ErrorKind::NotConnected)),
@@ -1105,7 +1105,7 @@ impl Client {
     /// assert_eq!(e.err_msg(), "closeSocket:fail WebSocket is not connected");
     /// ```
     pub fn close_socket(&self, code: u16, reason: &str) -> Result<()> {
-        let api = "closeSocket";
+        let api = Api::CloseSocket;
         match self.engine().sockets.first() {
             Some(t) => close_on(&t.shared, code, reason, api),
             None => Err(Error::new(api, ErrorKind::NotConnected)),
