@@ -13,7 +13,7 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::job::{Call, Callbacks, Cancel, JobCtl, Work};
 use crate::policy::{ApiKind, Policy};
 use crate::pool::Pool;
-use crate::transport::{PolicyResolver, ResolveMap, WxConnector};
+use crate::transport::{Lookup, PolicyResolver, ResolveMap, WxConnector};
 
 /// What every call of one client shares.
 pub(crate) struct Engine {
@@ -30,6 +30,8 @@ pub(crate) struct Engine {
     pub tls: Arc<ClientConfig>,
     #[cfg_attr(not(feature = "websocket"), allow(dead_code))]
     pub resolve: Arc<ResolveMap>,
+    #[cfg_attr(not(feature = "websocket"), allow(dead_code))]
+    pub lookup: Lookup,
     pub sockets: Arc<crate::socket::Registry>,
 }
 
@@ -132,6 +134,7 @@ impl Client {
             WxConnector {
                 tls: tls.clone(),
                 allow_plain: b.skip_domain_check,
+                lookup: b.lookup.clone(),
             },
             PolicyResolver {
                 policy: policy.clone(),
@@ -157,6 +160,7 @@ impl Client {
             max_message_size: b.max_message_size,
             tls,
             resolve,
+            lookup: b.lookup,
             sockets: Arc::new(crate::socket::Registry::new()),
         });
         let pool = Pool::start(WORKERS, b.queue_capacity).map_err(|e| {

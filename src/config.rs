@@ -10,6 +10,7 @@ use rustls::pki_types::CertificateDer;
 use crate::client::Client;
 use crate::error::{Api, Error, ErrorKind, Result};
 use crate::policy::ApiKind;
+use crate::transport::Lookup;
 
 /// The longest any call may take, whatever its settings say.
 pub const MAX_TIMEOUT: Duration = Duration::from_secs(60);
@@ -120,6 +121,7 @@ pub struct ClientBuilder {
     pub(crate) domains: [Vec<String>; 4],
     pub(crate) network_timeout: NetworkTimeout,
     pub(crate) resolve: Vec<(String, SocketAddr)>,
+    pub(crate) lookup: Lookup,
     pub(crate) roots: Vec<CertificateDer<'static>>,
     pub(crate) skip_domain_check: bool,
     pub(crate) max_response_size: u64,
@@ -138,6 +140,7 @@ impl Default for ClientBuilder {
             domains: Default::default(),
             network_timeout: NetworkTimeout::default(),
             resolve: Vec::new(),
+            lookup: Lookup::default(),
             roots: Vec::new(),
             skip_domain_check: false,
             max_response_size: 10 * 1024 * 1024,
@@ -267,6 +270,32 @@ impl ClientBuilder {
         let host = host.trim_end_matches('.').to_ascii_lowercase();
         self.resolve.retain(|(h, _)| *h != host);
         self.resolve.push((host, addr));
+        self
+    }
+
+    /// Look host names up with `lookup` instead of the system resolver, for
+    /// names that [`resolve`](ClientBuilder::resolve) does not map. Meant
+    /// for tests that must not reach a DNS server; not part of the stable
+    /// API.
+    ///
+    /// ```
+    /// use std::io;
+    /// let client = wxnet::Client::builder()
+    ///     .request_domains(["https://nowhere.example.com"])
+    ///     .resolver(|host, _port| Err(io::Error::new(io::ErrorKind::NotFound, host)))
+    ///     .build()?;
+    /// let options = wxnet::RequestOptions::new("https://nowhere.example.com/");
+    /// let e = client.request(options).wait().unwrap_err();
+    /// assert_eq!(e.kind(), wxnet::ErrorKind::Dns);
+    /// assert_eq!(e.err_msg(), "request:fail dns lookup failed");
+    /// # Ok::<(), wxnet::Error>(())
+    /// ```
+    #[doc(hidden)]
+    pub fn resolver<F>(mut self, lookup: F) -> Self
+    where
+        F: Fn(&str, u16) -> std::io::Result<Vec<SocketAddr>> + Send + Sync + 'static,
+    {
+        self.lookup = Lookup::new(std::sync::Arc::new(lookup));
         self
     }
 

@@ -15,7 +15,6 @@ use crate::job::{Callbacks, JobCtl, Work};
 use crate::policy::ApiKind;
 use crate::profile::Profile;
 use crate::progress::{Throttle, Tick};
-use crate::upload::file_error;
 
 const API: Api = Api::DownloadFile;
 
@@ -248,7 +247,7 @@ impl DownloadWork {
                 _ => Path::new("."),
             };
             if !dir.is_dir() {
-                return Err(file_error(
+                return Err(Error::from_file_io(
                     API,
                     io::Error::new(io::ErrorKind::NotFound, "the directory does not exist"),
                 ));
@@ -326,7 +325,8 @@ impl Work for DownloadWork {
         let (final_path, is_temp) = match &self.file_path {
             Some(p) => (p.clone(), false),
             None => {
-                fs::create_dir_all(&engine.download_dir).map_err(|e| file_error(API, e))?;
+                fs::create_dir_all(&engine.download_dir)
+                    .map_err(|e| Error::from_file_io(API, e))?;
                 let name = format!("wxnet-{}-{}{}", std::process::id(), ctl.id, self.extension);
                 (engine.download_dir.join(name), true)
             }
@@ -341,7 +341,7 @@ impl Work for DownloadWork {
             .write(true)
             .create_new(true)
             .open(&partial.path)
-            .map_err(|e| file_error(API, e))?;
+            .map_err(|e| Error::from_file_io(API, e))?;
 
         let mut throttle = Throttle::new(expected);
         let mut reader = body.with_config().limit(u64::MAX).reader();
@@ -356,12 +356,13 @@ impl Work for DownloadWork {
             if written > cap {
                 return Err(ctl.error(ErrorKind::FileTooLarge));
             }
-            file.write_all(&buf[..n]).map_err(|e| file_error(API, e))?;
+            file.write_all(&buf[..n])
+                .map_err(|e| Error::from_file_io(API, e))?;
             let tick = throttle.update(written);
             self.emit(tick);
         }
         drop(reader);
-        file.flush().map_err(|e| file_error(API, e))?;
+        file.flush().map_err(|e| Error::from_file_io(API, e))?;
         drop(file);
         ctl.trace().response_end = Some(Instant::now());
         // A cancellation that landed after the last byte still wins: the
@@ -369,7 +370,7 @@ impl Work for DownloadWork {
         if let Some(kind) = ctl.cancelled() {
             return Err(ctl.error(kind));
         }
-        fs::rename(&partial.path, &final_path).map_err(|e| file_error(API, e))?;
+        fs::rename(&partial.path, &final_path).map_err(|e| Error::from_file_io(API, e))?;
         let mut partial = partial;
         partial.done = true;
         let tick = throttle.finish(written);

@@ -8,6 +8,7 @@
 
 use std::error::Error as StdError;
 use std::fmt;
+use std::io;
 use std::sync::Arc;
 
 use crate::policy::ApiKind;
@@ -33,10 +34,28 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 /// mini-program table; [`ErrorKind::reason`] and [`ErrorKind::errno`] give
 /// them. New kinds may be added in minor releases, so matches need a `_` arm.
 ///
+/// The connection failures share errno 600001 with `Network`; their kind
+/// tells them apart:
+///
 /// ```
 /// use wxnet::ErrorKind;
 /// assert_eq!(ErrorKind::Timeout.errno(), 5);
 /// assert_eq!(ErrorKind::DomainNotAllowed.reason(), "url not in domain list");
+///
+/// // A loopback port with nothing listening refuses the connection.
+/// let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+/// let client = wxnet::Client::builder().skip_domain_check(true).build()?;
+/// let options = wxnet::RequestOptions::new(format!("http://127.0.0.1:{port}/"));
+/// let e = client.request(options).wait().unwrap_err();
+/// assert_eq!(e.kind(), ErrorKind::ConnectionRefused);
+/// assert_eq!(e.errno(), 600001);
+/// assert_eq!(e.err_msg(), "request:fail connection refused");
+/// let retry = match e.kind() {
+///     ErrorKind::Dns | ErrorKind::ConnectionRefused | ErrorKind::ConnectionReset => true,
+///     _ => false,
+/// };
+/// assert!(retry);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
@@ -50,8 +69,25 @@ pub enum ErrorKind {
     /// The TLS handshake failed: unknown issuer, expired or wrong-host
     /// certificate, protocol mismatch (errno 600001).
     Tls,
-    /// A network failure below HTTP: DNS, connection refused or reset,
-    /// a malformed response (errno 600001).
+    /// The host name could not be resolved (errno 600001, reason
+    /// `dns lookup failed`).
+    Dns,
+    /// The server refused the connection, or its network or host is
+    /// unreachable (errno 600001, reason `connection refused` or
+    /// `network unreachable`).
+    ConnectionRefused,
+    /// The connection was reset, or closed before the response was
+    /// complete (errno 600001, reason `connection reset` or
+    /// `connection closed`).
+    ConnectionReset,
+    /// The response breaks the protocol: not HTTP, a bad status line or
+    /// chunk size, headers too large or endless (errno 600001, reason
+    /// `invalid response`).
+    InvalidResponse,
+    /// Any other network failure below HTTP, such as a TLS record that
+    /// fails after the handshake or an OS error opening a socket
+    /// (errno 600001, reason `network error`, followed by the OS text for
+    /// an OS error).
     Network,
     /// The call's deadline passed, queue wait included (errno 5).
     Timeout,
@@ -105,6 +141,10 @@ impl ErrorKind {
             ErrorKind::InvalidUrl => "invalid url",
             ErrorKind::DomainNotAllowed => "url not in domain list",
             ErrorKind::Tls => "ssl hand shake error",
+            ErrorKind::Dns => "dns lookup failed",
+            ErrorKind::ConnectionRefused => "connection refused",
+            ErrorKind::ConnectionReset => "connection reset",
+            ErrorKind::InvalidResponse => "invalid response",
             ErrorKind::Network => "network error",
             ErrorKind::Timeout => "timeout",
             ErrorKind::Abort => "abort",
@@ -133,7 +173,13 @@ impl ErrorKind {
         match self {
             ErrorKind::InvalidUrl => 600009,
             ErrorKind::DomainNotAllowed => 600002,
-            ErrorKind::Tls | ErrorKind::Network | ErrorKind::ResponseTooLarge => 600001,
+            ErrorKind::Tls
+            | ErrorKind::Dns
+            | ErrorKind::ConnectionRefused
+            | ErrorKind::ConnectionReset
+            | ErrorKind::InvalidResponse
+            | ErrorKind::Network
+            | ErrorKind::ResponseTooLarge => 600001,
             ErrorKind::Timeout => 5,
             ErrorKind::Interrupted => 600003,
             ErrorKind::QueueFull => 600007,
@@ -346,6 +392,41 @@ impl Error {
     /// detail saying what was wrong.
     pub(crate) fn invalid_argument(api: Api, detail: &str) -> Error {
         Error::with_detail(api, ErrorKind::InvalidArgument, detail)
+    }
+
+    /// The error for a connection that failed with `e`: the narrow kind
+    /// its io kind names, with that kind's reason; any other OS error is
+    /// [`ErrorKind::Network`] with the OS text after the reason. The
+    /// caller attaches the source.
+    pub(crate) fn from_network_io(api: Api, e: &io::Error) -> Error {
+        use io::ErrorKind as K;
+        let (kind, reason) = match e.kind() {
+            K::ConnectionRefused => (ErrorKind::ConnectionRefused, "connection refused"),
+            K::HostUnreachable | K::NetworkUnreachable | K::NetworkDown => {
+                (ErrorKind::ConnectionRefused, "network unreachable")
+            }
+            K::ConnectionReset | K::ConnectionAborted | K::BrokenPipe => {
+                (ErrorKind::ConnectionReset, "connection reset")
+            }
+            K::UnexpectedEof => (ErrorKind::ConnectionReset, "connection closed"),
+            // The connector reports a failed lookup as `NotFound`; nothing
+            // else on a connection does.
+            K::NotFound => (ErrorKind::Dns, "dns lookup failed"),
+            _ if e.raw_os_error().is_some() => {
+                return Error::with_detail(api, ErrorKind::Network, &e.to_string());
+            }
+            _ => (ErrorKind::Network, "network error"),
+        };
+        Error::with_reason(api, kind, reason)
+    }
+
+    /// The error for a local file that cannot be read or written: `file
+    /// not found`, or `file error: <OS text>`, with `e` as the source.
+    pub(crate) fn from_file_io(api: Api, e: io::Error) -> Error {
+        if e.kind() == io::ErrorKind::NotFound {
+            return Error::new(api, ErrorKind::FileNotFound).source_from(e);
+        }
+        Error::with_detail(api, ErrorKind::FileAccess, &e.to_string()).source_from(e)
     }
 
     /// Attach the underlying error.

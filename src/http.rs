@@ -430,23 +430,17 @@ pub(crate) fn map_error(ctl: &JobCtl, e: ureq::Error) -> Error {
     let err = match &e {
         ureq::Error::Timeout(_) => ctl.error(ErrorKind::Timeout),
         _ if ctl.remaining().is_zero() => ctl.error(ErrorKind::Timeout),
-        ureq::Error::Io(io) => {
-            let kind = match io.get_ref().and_then(|i| i.downcast_ref::<PeerReset>()) {
-                Some(reset) => reset.0.kind(),
-                None => io.kind(),
-            };
-            return network_error(api, kind).source_from(e);
-        }
-        ureq::Error::HostNotFound => {
-            Error::with_reason(api, ErrorKind::Network, "dns lookup failed")
-        }
+        ureq::Error::Io(io) => match io.get_ref().and_then(|i| i.downcast_ref::<PeerReset>()) {
+            Some(reset) => Error::from_network_io(api, &reset.0),
+            None => Error::from_network_io(api, io),
+        },
+        ureq::Error::HostNotFound => ctl.error(ErrorKind::Dns),
+        ureq::Error::ConnectionFailed => ctl.error(ErrorKind::ConnectionRefused),
         ureq::Error::Protocol(_)
         | ureq::Error::LargeResponseHeader(..)
         | ureq::Error::BadUri(_)
         | ureq::Error::Http(_)
-        | ureq::Error::RedirectFailed => {
-            Error::with_reason(api, ErrorKind::Network, "invalid response")
-        }
+        | ureq::Error::RedirectFailed => ctl.error(ErrorKind::InvalidResponse),
         _ => ctl.error(ErrorKind::Network),
     };
     err.source_from(e)
@@ -463,17 +457,4 @@ pub(crate) fn map_io(ctl: &JobCtl, e: io::Error) -> Error {
         Some(Err(other)) => map_error(ctl, ureq::Error::Io(io::Error::new(kind, other))),
         None => map_error(ctl, ureq::Error::Io(kind.into())),
     }
-}
-
-fn network_error(api: Api, kind: io::ErrorKind) -> Error {
-    use io::ErrorKind as K;
-    let reason = match kind {
-        K::ConnectionRefused => "connection refused",
-        K::ConnectionReset | K::ConnectionAborted | K::BrokenPipe => "connection reset",
-        K::UnexpectedEof => "connection closed",
-        K::NotFound => "dns lookup failed",
-        K::HostUnreachable | K::NetworkUnreachable | K::NetworkDown => "network unreachable",
-        _ => "network error",
-    };
-    Error::with_reason(api, ErrorKind::Network, reason)
 }

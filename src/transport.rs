@@ -27,6 +27,38 @@ use crate::policy::{ApiKind, Policy};
 /// Host names mapped to fixed addresses (`ClientBuilder::resolve`).
 pub(crate) type ResolveMap = HashMap<String, SocketAddr>;
 
+/// Turns a host name and port into the addresses to try, in order.
+type LookupFn = dyn Fn(&str, u16) -> io::Result<Vec<SocketAddr>> + Send + Sync;
+
+/// How a host name becomes addresses when a new connection needs them: the
+/// system resolver, unless the client was given another one (tests use
+/// that to fail or answer lookups without leaving the machine).
+#[derive(Clone, Default)]
+pub(crate) struct Lookup(Option<Arc<LookupFn>>);
+
+impl Lookup {
+    pub(crate) fn new(f: Arc<LookupFn>) -> Lookup {
+        Lookup(Some(f))
+    }
+
+    fn addresses(&self, host: &str, port: u16) -> io::Result<Vec<SocketAddr>> {
+        match &self.0 {
+            Some(f) => f(host, port),
+            None => (host, port).to_socket_addrs().map(Iterator::collect),
+        }
+    }
+}
+
+impl std::fmt::Debug for Lookup {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.is_some() {
+            "Lookup(custom)"
+        } else {
+            "Lookup(system)"
+        })
+    }
+}
+
 /// A stand-in address meaning "not looked up yet": the name is resolved by
 /// the connector only when a new connection is needed, so requests on a
 /// pooled connection cost no DNS query.
@@ -139,6 +171,7 @@ pub(crate) fn address_for(map: &ResolveMap, host: &str, port: u16) -> SocketAddr
 pub(crate) struct WxConnector {
     pub tls: Arc<ClientConfig>,
     pub allow_plain: bool,
+    pub lookup: Lookup,
 }
 
 impl Connector<()> for WxConnector {
@@ -169,7 +202,7 @@ impl Connector<()> for WxConnector {
             c.trace().reused = false;
         }
 
-        let stream = connect_tcp(ctl, &host, addr, deadline)?;
+        let stream = connect_tcp(ctl, &self.lookup, &host, addr, deadline)?;
         let _ = stream.set_nodelay(true);
         let sock = Arc::new(CallSocket::new(stream));
         let peer = sock.stream.peer_addr().ok();
@@ -234,13 +267,15 @@ fn timed_out() -> ureq::Error {
 /// helper thread so that an abort wakes the worker at once.
 pub(crate) fn connect_tcp(
     ctl: Option<&JobCtl>,
+    lookup: &Lookup,
     host: &str,
     addr: SocketAddr,
     deadline: Instant,
 ) -> Result<TcpStream, ureq::Error> {
     let trace_ctl = job::current();
     let host = host.to_owned();
-    let run = move || dns_and_connect(trace_ctl.as_deref(), &host, addr, deadline);
+    let lookup = lookup.clone();
+    let run = move || dns_and_connect(trace_ctl.as_deref(), &lookup, &host, addr, deadline);
     let Some(ctl) = ctl else {
         return run().map_err(ureq::Error::Io);
     };
@@ -279,6 +314,7 @@ pub(crate) fn connect_tcp(
 
 fn dns_and_connect(
     ctl: Option<&JobCtl>,
+    lookup: &Lookup,
     host: &str,
     addr: SocketAddr,
     deadline: Instant,
@@ -287,7 +323,8 @@ fn dns_and_connect(
         if let Some(c) = ctl {
             c.trace().dns_start = Some(Instant::now());
         }
-        let found = (host, addr.port()).to_socket_addrs().map_err(|e| {
+        // `NotFound` is how the error mapping tells a failed lookup.
+        let found = lookup.addresses(host, addr.port()).map_err(|e| {
             io::Error::new(
                 io::ErrorKind::NotFound,
                 format!("dns lookup of {host} failed: {e}"),
@@ -296,7 +333,7 @@ fn dns_and_connect(
         if let Some(c) = ctl {
             c.trace().dns_end = Some(Instant::now());
         }
-        found.collect()
+        found
     } else {
         vec![addr]
     };
@@ -372,7 +409,9 @@ pub(crate) fn handshake(
     Ok(conn)
 }
 
-fn is_timeout(e: &io::Error) -> bool {
+/// Whether `e` is a socket timeout: a read or write timeout shows as
+/// `WouldBlock` on Unix and `TimedOut` on Windows.
+pub(crate) fn is_timeout(e: &io::Error) -> bool {
     matches!(
         e.kind(),
         io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock

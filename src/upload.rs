@@ -210,21 +210,6 @@ impl Client {
     }
 }
 
-/// The error for a local file that cannot be read.
-pub(crate) fn file_error(api: Api, e: io::Error) -> Error {
-    let kind = if e.kind() == io::ErrorKind::NotFound {
-        ErrorKind::FileNotFound
-    } else {
-        ErrorKind::FileAccess
-    };
-    let reason = match e.kind() {
-        io::ErrorKind::NotFound => "file not found".to_owned(),
-        io::ErrorKind::PermissionDenied => "permission denied".to_owned(),
-        _ => format!("file error: {e}"),
-    };
-    Error::with_reason(api, kind, &reason).source_from(e)
-}
-
 /// Everything a worker needs to run one upload.
 pub(crate) struct UploadWork {
     engine: Arc<Engine>,
@@ -239,7 +224,7 @@ pub(crate) struct UploadWork {
 impl UploadWork {
     fn prepare(engine: &Arc<Engine>, o: UploadFileOptions) -> Result<UploadWork> {
         let target = engine.policy.check(ApiKind::UploadFile, &o.url)?;
-        let meta = std::fs::metadata(&o.file_path).map_err(|e| file_error(API, e))?;
+        let meta = std::fs::metadata(&o.file_path).map_err(|e| Error::from_file_io(API, e))?;
         if !meta.is_file() {
             return Err(Error::with_reason(
                 API,
@@ -248,7 +233,7 @@ impl UploadWork {
             ));
         }
         // Opening now reports an unreadable file before any traffic.
-        File::open(&o.file_path).map_err(|e| file_error(API, e))?;
+        File::open(&o.file_path).map_err(|e| Error::from_file_io(API, e))?;
         let filename = o
             .file_path
             .file_name()
@@ -313,7 +298,10 @@ impl<R: Read> Read for Counting<R> {
             }
             Err(e) => {
                 if let Some(c) = &self.ctl {
-                    c.stash(file_error(API, io::Error::new(e.kind(), e.to_string())));
+                    c.stash(Error::from_file_io(
+                        API,
+                        io::Error::new(e.kind(), e.to_string()),
+                    ));
                 }
                 Err(e)
             }
@@ -334,7 +322,7 @@ impl Work for UploadWork {
         let open = {
             let (path, multipart, sent) = (self.path.clone(), self.multipart.clone(), sent.clone());
             move || -> Result<Box<dyn Read>> {
-                let file = File::open(&path).map_err(|e| file_error(API, e))?;
+                let file = File::open(&path).map_err(|e| Error::from_file_io(API, e))?;
                 Ok(Box::new(Counting {
                     inner: multipart.reader(io::BufReader::with_capacity(32 * 1024, file)),
                     done: 0,

@@ -11,7 +11,9 @@ use std::sync::{Arc, mpsc};
 use std::time::Duration;
 
 use common::{HttpServer, TestPki, WsServer, watchdog};
-use misbehave::{APIS, Api, Gate, Rig, expect, misbehave, network, timeout, too_large};
+use misbehave::{
+    APIS, Api, Gate, Rig, expect, invalid_response, misbehave, network, reset, timeout, too_large,
+};
 use wxnet::{ConnectSocketOptions, ErrorKind, SocketClose, SocketTask};
 
 const WS: &str = "wss://ws.example.com";
@@ -128,25 +130,15 @@ fn faults_leave_no_thread_or_file_descriptor_behind() {
 
             let short = Some(Duration::from_millis(500));
             for api in APIS {
-                refused.fails(api, "/x", None, &network("connection refused"));
+                refused.fails(api, "/x", None, &misbehave::refused());
                 let tls = expect(ErrorKind::Tls, 600001, "ssl hand shake error");
                 foreign.fails(api, "/ok", None, &tls);
-                rig.fails(
-                    api,
-                    "/rst-before-headers",
-                    None,
-                    &network("connection reset"),
-                );
-                rig.fails(api, "/fin-mid-headers", None, &network("connection closed"));
-                rig.fails(
-                    api,
-                    "/rst-mid-length-body",
-                    None,
-                    &network("connection reset"),
-                );
-                rig.fails(api, "/truncated-chunk", None, &network("connection closed"));
-                rig.fails(api, "/garbage", None, &network("invalid response"));
-                rig.fails(api, "/endless-headers", None, &network("invalid response"));
+                rig.fails(api, "/rst-before-headers", None, &reset());
+                rig.fails(api, "/fin-mid-headers", None, &misbehave::closed());
+                rig.fails(api, "/rst-mid-length-body", None, &reset());
+                rig.fails(api, "/truncated-chunk", None, &misbehave::closed());
+                rig.fails(api, "/garbage", None, &invalid_response());
+                rig.fails(api, "/endless-headers", None, &invalid_response());
                 rig.fails(api, "/endless-body", None, &too_large(api));
                 rig.fails(
                     api,

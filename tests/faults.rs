@@ -11,7 +11,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use common::{HttpServer, TestPki, watchdog};
-use misbehave::{APIS, Api, Gate, Rig, expect, misbehave, network, timeout, too_large};
+use misbehave::{
+    APIS, Api, Gate, Rig, closed, expect, invalid_response, misbehave, network, refused, reset,
+    timeout, too_large,
+};
 use wxnet::ErrorKind;
 
 const LIMIT: Duration = Duration::from_secs(10);
@@ -36,7 +39,7 @@ fn connection_refused_fails_each_api_at_once() {
         drop(closed);
         let rig = Rig::new(&pki, addr);
         for api in APIS {
-            let (_, took) = rig.fails(api, "/x", None, &network("connection refused"));
+            let (_, took) = rig.fails(api, "/x", None, &refused());
             assert!(took < Duration::from_secs(2), "{api:?}: {took:?}");
         }
     });
@@ -46,10 +49,10 @@ fn connection_refused_fails_each_api_at_once() {
 fn resets_before_and_inside_the_headers_fail_each_api_once() {
     watchdog(LIMIT, || {
         let (_server, rig) = setup();
-        rig.all_fail("/fin-before-headers", |_| network("connection closed"));
-        rig.all_fail("/rst-before-headers", |_| network("connection reset"));
-        rig.all_fail("/fin-mid-headers", |_| network("connection closed"));
-        rig.all_fail("/rst-mid-headers", |_| network("connection reset"));
+        rig.all_fail("/fin-before-headers", |_| closed());
+        rig.all_fail("/rst-before-headers", |_| reset());
+        rig.all_fail("/fin-mid-headers", |_| closed());
+        rig.all_fail("/rst-mid-headers", |_| reset());
         // A POST is never retried; it fails the same way.
         let call = rig.call_with(
             Api::Request,
@@ -58,12 +61,7 @@ fn resets_before_and_inside_the_headers_fail_each_api_once() {
             misbehave::post_of(vec![b'x'; 100]),
             |url, file| wxnet::UploadFileOptions::new(url, file, "file"),
         );
-        rig.check_failure(
-            Api::Request,
-            "/fin-before-headers",
-            call,
-            &network("connection closed"),
-        );
+        rig.check_failure(Api::Request, "/fin-before-headers", call, &closed());
         rig.serves_everyone(12);
     });
 }
@@ -72,16 +70,14 @@ fn resets_before_and_inside_the_headers_fail_each_api_once() {
 fn resets_inside_the_body_fail_each_api_once() {
     watchdog(LIMIT, || {
         let (_server, rig) = setup();
-        rig.all_fail("/fin-mid-length-body", |_| network("connection closed"));
-        rig.all_fail("/rst-mid-length-body", |_| network("connection reset"));
-        rig.all_fail("/fin-mid-chunked-body", |_| network("connection closed"));
-        rig.all_fail("/rst-mid-chunked-body", |_| network("connection reset"));
+        rig.all_fail("/fin-mid-length-body", |_| closed());
+        rig.all_fail("/rst-mid-length-body", |_| reset());
+        rig.all_fail("/fin-mid-chunked-body", |_| closed());
+        rig.all_fail("/rst-mid-chunked-body", |_| reset());
         // A body that runs to the close of the connection has no framing to
         // fall short of: a reset is what tells it was cut.
-        rig.all_fail("/rst-mid-close-delimited-body", |_| {
-            network("connection reset")
-        });
-        rig.all_fail("/truncated-chunk", |_| network("connection closed"));
+        rig.all_fail("/rst-mid-close-delimited-body", |_| reset());
+        rig.all_fail("/truncated-chunk", |_| closed());
         rig.serves_everyone(12);
     });
 }
@@ -90,9 +86,9 @@ fn resets_inside_the_body_fail_each_api_once() {
 fn malformed_responses_fail_each_api_once() {
     watchdog(LIMIT, || {
         let (_server, rig) = setup();
-        rig.all_fail("/garbage", |_| network("invalid response"));
-        rig.all_fail("/bad-status", |_| network("invalid response"));
-        rig.all_fail("/bad-chunk-size", |_| network("invalid response"));
+        rig.all_fail("/garbage", |_| invalid_response());
+        rig.all_fail("/bad-status", |_| invalid_response());
+        rig.all_fail("/bad-chunk-size", |_| invalid_response());
         rig.serves_everyone(12);
     });
 }
@@ -101,8 +97,8 @@ fn malformed_responses_fail_each_api_once() {
 fn oversized_and_endless_headers_fail_each_api_once() {
     watchdog(LIMIT, || {
         let (_server, rig) = setup();
-        rig.all_fail("/huge-headers", |_| network("invalid response"));
-        rig.all_fail("/endless-headers", |_| network("invalid response"));
+        rig.all_fail("/huge-headers", |_| invalid_response());
+        rig.all_fail("/endless-headers", |_| invalid_response());
         rig.serves_everyone(12);
     });
 }
@@ -156,12 +152,8 @@ fn tls_alerts_inside_the_body_fail_each_api_once() {
     watchdog(LIMIT, || {
         let (_server, rig) = setup();
         // A clean TLS end of stream before the framing is complete.
-        rig.all_fail("/close-notify-mid-length-body", |_| {
-            network("connection closed")
-        });
-        rig.all_fail("/close-notify-mid-chunked-body", |_| {
-            network("connection closed")
-        });
+        rig.all_fail("/close-notify-mid-length-body", |_| closed());
+        rig.all_fail("/close-notify-mid-chunked-body", |_| closed());
         // A fatal alert, encrypted as servers send them, and one in clear
         // text where only encrypted records may come.
         for (path, cause) in [

@@ -75,7 +75,7 @@ fn acceptable(plan: Plan, result: &Result<u16, ErrorKind>) -> bool {
     match (plan, result) {
         (Plan::Ok | Plan::Upload | Plan::Download, Ok(200)) => true,
         (Plan::ServerError, Ok(500)) => true,
-        (Plan::ResetEarly | Plan::ResetMidBody, Err(ErrorKind::Network)) => true,
+        (Plan::ResetEarly | Plan::ResetMidBody, Err(ErrorKind::ConnectionReset)) => true,
         (Plan::Stall, Err(ErrorKind::Timeout)) => true,
         // Aborted right after the call: usually before it starts, but a
         // fast worker may have finished it already.

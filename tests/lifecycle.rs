@@ -408,6 +408,7 @@ fn connection_refused_and_blackholed_connects_fail_cleanly() {
             .wait()
             .unwrap_err();
         assert_eq!(e.err_msg(), "request:fail connection refused");
+        assert_eq!(e.kind(), ErrorKind::ConnectionRefused);
         assert_eq!(e.errno(), 600001);
 
         let hole = common::blackhole();
@@ -490,8 +491,9 @@ fn garbage_instead_of_http_is_a_network_error() {
             .request(RequestOptions::new(format!("{API}/")))
             .wait()
             .unwrap_err();
-        assert_eq!(e.kind(), ErrorKind::Network);
+        assert_eq!(e.kind(), ErrorKind::InvalidResponse);
         assert_eq!(e.errno(), 600001);
+        assert_eq!(e.err_msg(), "request:fail invalid response");
         assert!(std::error::Error::source(&e).is_some());
     });
 }

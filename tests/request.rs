@@ -584,7 +584,7 @@ fn post_on_a_stale_connection_is_not_retried() {
             )
             .wait()
             .unwrap_err();
-        assert_eq!(e.kind(), ErrorKind::Network);
+        assert_eq!(e.kind(), ErrorKind::ConnectionReset);
         assert_eq!(e.errno(), 600001);
         assert_eq!(server.connections_accepted(), 1);
     });

@@ -22,7 +22,7 @@ use crate::http::build_headers;
 use crate::job::{CallSocket, Callbacks, Cancel, JobCtl, contain, lock};
 use crate::policy::ApiKind;
 use crate::profile::Profile;
-use crate::transport;
+use crate::transport::{self, is_timeout};
 
 const API: Api = Api::ConnectSocket;
 
@@ -1122,13 +1122,6 @@ fn callbacks_fail(cb: Callbacks<()>, e: Error) {
     }
 }
 
-fn is_timeout(e: &std::io::Error) -> bool {
-    matches!(
-        e.kind(),
-        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
-    )
-}
-
 /// The socket's thread: connect, then read until the connection ends;
 /// emits exactly one close event (after at most one error event) and
 /// frees the slot.
@@ -1210,7 +1203,8 @@ fn connect(
     let map_err = |e: ureq::Error| crate::http::map_error(ctl, e);
     let deadline = ctl.deadline;
     let addr = transport::address_for(&engine.resolve, &target.host, target.port);
-    let tcp = transport::connect_tcp(Some(ctl), &target.host, addr, deadline).map_err(map_err)?;
+    let tcp = transport::connect_tcp(Some(ctl), &engine.lookup, &target.host, addr, deadline)
+        .map_err(map_err)?;
     let _ = tcp.set_nodelay(options.tcp_no_delay);
     let sock = Arc::new(CallSocket::new(tcp));
     ctl.bind_socket(sock.clone());

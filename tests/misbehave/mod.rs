@@ -80,9 +80,29 @@ pub fn expect(kind: ErrorKind, errno: i32, reason: &str) -> Expect {
     }
 }
 
-/// A network failure (errno 600001) with `reason`.
+/// A network failure of no narrower kind (errno 600001) with `reason`.
 pub fn network(reason: &str) -> Expect {
     expect(ErrorKind::Network, 600001, reason)
+}
+
+/// Nothing listens at the address.
+pub fn refused() -> Expect {
+    expect(ErrorKind::ConnectionRefused, 600001, "connection refused")
+}
+
+/// The peer reset the connection (RST).
+pub fn reset() -> Expect {
+    expect(ErrorKind::ConnectionReset, 600001, "connection reset")
+}
+
+/// The peer closed the connection (FIN) before the response was complete.
+pub fn closed() -> Expect {
+    expect(ErrorKind::ConnectionReset, 600001, "connection closed")
+}
+
+/// The response breaks HTTP.
+pub fn invalid_response() -> Expect {
+    expect(ErrorKind::InvalidResponse, 600001, "invalid response")
 }
 
 pub fn timeout() -> Expect {
