@@ -578,6 +578,79 @@ mod tests {
     }
 
     #[test]
+    fn io_errors_of_a_connection_map_to_kind_and_reason() {
+        use io::ErrorKind as K;
+        let table = [
+            (
+                K::ConnectionRefused,
+                ErrorKind::ConnectionRefused,
+                "connection refused",
+            ),
+            (
+                K::NetworkUnreachable,
+                ErrorKind::ConnectionRefused,
+                "network unreachable",
+            ),
+            (
+                K::HostUnreachable,
+                ErrorKind::ConnectionRefused,
+                "network unreachable",
+            ),
+            (
+                K::ConnectionReset,
+                ErrorKind::ConnectionReset,
+                "connection reset",
+            ),
+            (
+                K::ConnectionAborted,
+                ErrorKind::ConnectionReset,
+                "connection reset",
+            ),
+            (
+                K::BrokenPipe,
+                ErrorKind::ConnectionReset,
+                "connection reset",
+            ),
+            (
+                K::UnexpectedEof,
+                ErrorKind::ConnectionReset,
+                "connection closed",
+            ),
+            (K::NotFound, ErrorKind::Dns, "dns lookup failed"),
+            (K::InvalidData, ErrorKind::Network, "network error"),
+        ];
+        for (io_kind, kind, reason) in table {
+            let e = Error::from_network_io(Api::Request, &io::Error::from(io_kind));
+            assert_eq!((e.kind(), e.reason()), (kind, reason), "{io_kind:?}");
+            assert_eq!(e.errno(), 600001);
+        }
+        // EMFILE: an OS error of no narrower kind keeps its text.
+        let os = io::Error::from_raw_os_error(24);
+        let e = Error::from_network_io(Api::ConnectSocket, &os);
+        assert_eq!(e.kind(), ErrorKind::Network);
+        assert_eq!(
+            e.err_msg(),
+            format!("connectSocket:fail network error: {os}")
+        );
+    }
+
+    #[test]
+    fn file_errors_keep_the_os_text_and_the_source() {
+        let e = Error::from_file_io(Api::DownloadFile, io::Error::from_raw_os_error(28));
+        assert_eq!(e.kind(), ErrorKind::FileAccess);
+        assert!(
+            e.err_msg().starts_with("downloadFile:fail file error: "),
+            "{e:?}"
+        );
+        assert!(e.err_msg().ends_with("(os error 28)"), "{e:?}");
+        let source = e.source().and_then(|s| s.downcast_ref::<io::Error>());
+        assert_eq!(source.and_then(io::Error::raw_os_error), Some(28));
+        let e = Error::from_file_io(Api::UploadFile, io::ErrorKind::NotFound.into());
+        assert_eq!(e.err_msg(), "uploadFile:fail file not found");
+        assert_eq!(e.errno(), 1300002);
+    }
+
+    #[test]
     fn for_api_keeps_reason_and_source() {
         let e = Error::with_detail(Api::Request, ErrorKind::ResponseTooLarge, "10 bytes")
             .source_from(std::io::Error::other("x"))
