@@ -34,6 +34,20 @@ const API: Api = Api::Request;
 /// drop it (the call goes on and its callbacks still run).
 ///
 /// `Send + Sync`: another thread may abort a call that this one waits for.
+///
+/// ```
+/// use std::sync::Arc;
+/// # mod doc { include!(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/doctest/server.rs")); }
+/// // A server that accepts the connection and never answers.
+/// let (url, _server) = doc::silent();
+/// let client = wxnet::Client::builder().skip_domain_check(true).build()?;
+/// let task = Arc::new(client.request(wxnet::RequestOptions::new(url)));
+/// let other = task.clone();
+/// std::thread::spawn(move || other.abort()).join().unwrap();
+/// let task = Arc::into_inner(task).unwrap();
+/// assert_eq!(task.wait().unwrap_err().kind(), wxnet::ErrorKind::Abort);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub struct RequestTask {
     handle: CallHandle<PreparedRequest>,
 }
