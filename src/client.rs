@@ -2,15 +2,15 @@
 //! ureq agent (one connection pool) and one TLS configuration.
 
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Weak};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use rustls::ClientConfig;
 use ureq::Agent;
 
+use crate::call::{Call, CallCtl, CallHandle, Callbacks, PreparedCall};
 use crate::config::{ClientBuilder, MAX_TIMEOUT, NetworkTimeout, WORKERS};
 use crate::error::{Error, ErrorKind, Result};
-use crate::job::{Call, Callbacks, Cancel, JobCtl, Work};
 use crate::policy::{ApiKind, Policy};
 use crate::pool::Pool;
 use crate::transport::{Lookup, PolicyResolver, ResolveMap, WxConnector};
@@ -329,146 +329,49 @@ impl Client {
     }
 
     /// Start an HTTP call: take its callbacks and timeout, prepare the
-    /// rest into work on this thread (policy, headers, body), queue it.
-    pub(crate) fn start<O, W>(
+    /// rest on this thread (policy, headers, body), queue it.
+    pub(crate) fn start<O, P>(
         &self,
         api: ApiKind,
         mut options: O,
-        prepare: fn(&Arc<Engine>, O) -> Result<W>,
-    ) -> Handle<W>
+        prepare: fn(&Arc<Engine>, O) -> Result<P>,
+    ) -> CallHandle<P>
     where
-        O: crate::options::CallOptions<Output = W::Output>,
-        W: Work,
+        O: crate::options::CallOptions<Output = P::Output>,
+        P: PreparedCall,
     {
         let (callbacks, timeout) = options.take_common();
         let prepared = prepare(self.engine(), options);
         self.submit(api, timeout, prepared, callbacks)
     }
 
-    /// Queue `work` (or end the call at once with `prepared`'s error)
-    /// and return its handle.
-    fn submit<W: Work>(
+    /// Queue the prepared call (or end it at once with `prepared`'s
+    /// error) and return its handle.
+    fn submit<P: PreparedCall>(
         &self,
         api: ApiKind,
         timeout: Option<Duration>,
-        prepared: Result<W>,
-        callbacks: Callbacks<W::Output>,
-    ) -> Handle<W> {
+        prepared: Result<P>,
+        callbacks: Callbacks<P::Output>,
+    ) -> CallHandle<P> {
         let invoked = Instant::now();
-        let ctl = Arc::new(JobCtl::new(
+        let ctl = Arc::new(CallCtl::new(
             api,
             invoked,
             self.inner.engine.timeout_for(api, timeout),
         ));
         let pool = Arc::downgrade(&self.inner.pool);
         let call = match prepared {
-            Ok(work) => Arc::new(Call::new(ctl, work, callbacks)),
+            Ok(prepared) => Arc::new(Call::new(ctl, prepared, callbacks)),
             Err(e) => {
-                let call = Arc::new(Call::<W>::failed(ctl, callbacks));
-                call.task.finish(Err(e.for_api(api.into())));
-                return Handle { call, pool };
+                let call = Arc::new(Call::<P>::refused(ctl, callbacks));
+                call.outcome.finish(Err(e.for_api(api.into())));
+                return CallHandle::new(call, pool);
             }
         };
-        if let Err((job, kind)) = self.inner.pool.submit(call.clone()) {
-            job.fail(kind);
+        if let Err((refused, kind)) = self.inner.pool.submit(call.clone()) {
+            refused.fail(kind);
         }
-        Handle { call, pool }
+        CallHandle::new(call, pool)
     }
 }
-
-/// The handle of one queued or running call.
-pub(crate) struct Handle<W: Work> {
-    call: Arc<Call<W>>,
-    pool: Weak<Pool>,
-}
-
-impl<W: Work> Handle<W> {
-    /// End the call with `abort`: at once if it is still queued,
-    /// otherwise by shutting its connection down so the worker stops.
-    pub(crate) fn abort(&self) {
-        let id = self.call.task.ctl.id;
-        if let Some(pool) = self.pool.upgrade() {
-            if let Some(job) = pool.remove_queued(id) {
-                job.fail(ErrorKind::Abort);
-                return;
-            }
-        }
-        if !self.call.task.is_finished() {
-            self.call.task.ctl.cancel(Cancel::Abort);
-        }
-    }
-
-    /// Run the call on this thread if it is still staged and a worker
-    /// slot is free (saving two thread hand-offs), then block until it
-    /// has ended.
-    pub(crate) fn wait(&self) -> Result<W::Output> {
-        if !self.call.task.is_finished() {
-            if let Some(pool) = self.pool.upgrade() {
-                pool.run_or_release(self.call.task.ctl.id);
-            }
-        }
-        self.call.task.wait()
-    }
-
-    pub(crate) fn is_finished(&self) -> bool {
-        self.call.task.is_finished()
-    }
-}
-
-impl<W: Work> Drop for Handle<W> {
-    fn drop(&mut self) {
-        if self.call.task.ctl.is_staged() {
-            if let Some(pool) = self.pool.upgrade() {
-                pool.release(self.call.task.ctl.id);
-            }
-        }
-    }
-}
-
-/// Defines a public task handle (`RequestTask`, …) over [`Handle`].
-macro_rules! task_handle {
-    ($(#[$doc:meta])* $name:ident, $work:ty, $out:ty, refused: $refused:literal) => {
-        $(#[$doc])*
-        pub struct $name {
-            handle: $crate::client::Handle<$work>,
-        }
-
-        impl std::fmt::Debug for $name {
-            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.debug_struct(stringify!($name))
-                    .field("finished", &self.handle.is_finished())
-                    .finish()
-            }
-        }
-
-        impl $name {
-            /// Abort the call: it fails with `<api>:fail abort` (errno 1)
-            /// promptly, whether queued or in flight, even while a read
-            /// is blocked. Does nothing once the call has ended.
-            ///
-            #[doc = concat!("```\nlet client = wxnet::Client::builder().build().unwrap();\nlet task = ", $refused, ";\ntask.abort(); // already over: the policy refused it\nassert_eq!(task.wait().unwrap_err().errno(), 600002);\n```")]
-            pub fn abort(&self) {
-                self.handle.abort();
-            }
-
-            /// Block until the call ends and return its result (after its
-            /// callbacks have run). Called right after the call was made,
-            /// with one of the 10 worker slots free, it runs the call on
-            /// this thread (still counted among the 10) instead of handing
-            /// it to a worker and waiting to be woken.
-            ///
-            #[doc = concat!("```\nlet client = wxnet::Client::builder().build().unwrap();\nlet task = ", $refused, ";\nlet e = task.wait().unwrap_err();\nassert!(e.err_msg().ends_with(\"fail url not in domain list\"));\n```")]
-            pub fn wait(self) -> $crate::Result<$out> {
-                self.handle.wait()
-            }
-
-            /// Whether the call has ended.
-            ///
-            #[doc = concat!("```\nlet client = wxnet::Client::builder().build().unwrap();\nlet task = ", $refused, ";\nassert!(task.is_finished());\n```")]
-            pub fn is_finished(&self) -> bool {
-                self.handle.is_finished()
-            }
-        }
-    };
-}
-pub(crate) use task_handle;

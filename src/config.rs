@@ -153,20 +153,6 @@ impl Default for ClientBuilder {
     }
 }
 
-macro_rules! domain_setter {
-    ($(#[$doc:meta])* $name:ident, $api:expr) => {
-        $(#[$doc])*
-        pub fn $name<I, S>(mut self, origins: I) -> Self
-        where
-            I: IntoIterator<Item = S>,
-            S: Into<String>,
-        {
-            self.domains[$api as usize] = origins.into_iter().map(Into::into).collect();
-            self
-        }
-    };
-}
-
 impl ClientBuilder {
     /// The AppID, used in the `Referer` header. Defaults to
     /// `touristappid`, the mini-program tourist mode id.
@@ -194,51 +180,87 @@ impl ClientBuilder {
         self
     }
 
-    domain_setter!(
-        /// The request domain list: origins `https://host[:port]`, at most
-        /// 20. Defaults to empty (no request is allowed).
-        ///
-        /// ```
-        /// let e = wxnet::Client::builder().request_domains(["http://a.com"]).build().unwrap_err();
-        /// assert_eq!(e.kind(), wxnet::ErrorKind::Config);
-        /// ```
-        request_domains,
-        ApiKind::Request
-    );
-    domain_setter!(
-        /// The uploadFile domain list: origins `https://host[:port]`, at
-        /// most 20. Defaults to empty.
-        ///
-        /// ```
-        /// let c = wxnet::Client::builder().upload_domains(["https://up.a.com"]).build().unwrap();
-        /// assert!(c.check_url(wxnet::ApiKind::UploadFile, "https://up.a.com/u").is_ok());
-        /// assert!(c.check_url(wxnet::ApiKind::Request, "https://up.a.com/u").is_err());
-        /// ```
-        upload_domains,
-        ApiKind::UploadFile
-    );
-    domain_setter!(
-        /// The downloadFile domain list: origins `https://host[:port]`, at
-        /// most 20. Defaults to empty.
-        ///
-        /// ```
-        /// let c = wxnet::Client::builder().download_domains(["https://dl.a.com"]).build().unwrap();
-        /// assert!(c.check_url(wxnet::ApiKind::DownloadFile, "https://dl.a.com/f").is_ok());
-        /// ```
-        download_domains,
-        ApiKind::DownloadFile
-    );
-    domain_setter!(
-        /// The socket domain list: origins `wss://host[:port]` (the port is
-        /// ignored when matching), at most 20. Defaults to empty.
-        ///
-        /// ```
-        /// let c = wxnet::Client::builder().socket_domains(["wss://ws.a.com"]).build().unwrap();
-        /// assert!(c.check_url(wxnet::ApiKind::ConnectSocket, "wss://ws.a.com:8443/chat").is_ok());
-        /// ```
-        socket_domains,
-        ApiKind::ConnectSocket
-    );
+    /// The request domain list: origins `https://host[:port]`, at most
+    /// 20. Defaults to empty (no request is allowed).
+    ///
+    /// ```
+    /// use wxnet::ApiKind::Request;
+    /// let c = wxnet::Client::builder().request_domains(["https://api.a.com"]).build()?;
+    /// assert!(c.check_url(Request, "https://api.a.com/v1").is_ok());
+    /// assert_eq!(c.check_url(Request, "https://b.com/").unwrap_err().errno(), 600002);
+    ///
+    /// let e = wxnet::Client::builder().request_domains(["http://a.com"]).build().unwrap_err();
+    /// assert_eq!(e.kind(), wxnet::ErrorKind::Config);
+    /// # Ok::<(), wxnet::Error>(())
+    /// ```
+    pub fn request_domains<I, S>(self, origins: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.domains_for(ApiKind::Request, origins)
+    }
+
+    /// The uploadFile domain list: origins `https://host[:port]`, at
+    /// most 20. Defaults to empty.
+    ///
+    /// ```
+    /// let c = wxnet::Client::builder().upload_domains(["https://up.a.com"]).build()?;
+    /// assert!(c.check_url(wxnet::ApiKind::UploadFile, "https://up.a.com/u").is_ok());
+    /// assert!(c.check_url(wxnet::ApiKind::Request, "https://up.a.com/u").is_err());
+    /// # Ok::<(), wxnet::Error>(())
+    /// ```
+    pub fn upload_domains<I, S>(self, origins: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.domains_for(ApiKind::UploadFile, origins)
+    }
+
+    /// The downloadFile domain list: origins `https://host[:port]`, at
+    /// most 20. Defaults to empty.
+    ///
+    /// ```
+    /// let c = wxnet::Client::builder().download_domains(["https://dl.a.com"]).build()?;
+    /// assert!(c.check_url(wxnet::ApiKind::DownloadFile, "https://dl.a.com/f").is_ok());
+    /// assert!(c.check_url(wxnet::ApiKind::UploadFile, "https://dl.a.com/f").is_err());
+    /// # Ok::<(), wxnet::Error>(())
+    /// ```
+    pub fn download_domains<I, S>(self, origins: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.domains_for(ApiKind::DownloadFile, origins)
+    }
+
+    /// The socket domain list: origins `wss://host[:port]` (the port is
+    /// ignored when matching), at most 20. Defaults to empty.
+    ///
+    /// ```
+    /// let c = wxnet::Client::builder().socket_domains(["wss://ws.a.com"]).build()?;
+    /// assert!(c.check_url(wxnet::ApiKind::ConnectSocket, "wss://ws.a.com:8443/chat").is_ok());
+    /// assert!(c.check_url(wxnet::ApiKind::ConnectSocket, "wss://a.com/chat").is_err());
+    /// # Ok::<(), wxnet::Error>(())
+    /// ```
+    pub fn socket_domains<I, S>(self, origins: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.domains_for(ApiKind::ConnectSocket, origins)
+    }
+
+    /// Replace the domain list of `api`.
+    fn domains_for<I, S>(mut self, api: ApiKind, origins: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.domains[api as usize] = origins.into_iter().map(Into::into).collect();
+        self
+    }
 
     /// Per-API default timeouts (`networkTimeout`). Defaults to 60 s for
     /// each; values above 60 s are capped.
@@ -416,7 +438,8 @@ impl ClientBuilder {
     ///     .unwrap_err();
     /// assert_eq!(
     ///     e.err_msg(),
-    ///     "ClientBuilder.build:fail request domain \"https://127.0.0.1\": IP addresses are not allowed"
+    ///     "ClientBuilder.build:fail request domain \"https://127.0.0.1\": \
+    ///      IP addresses are not allowed"
     /// );
     /// ```
     pub fn build(self) -> Result<Client> {

@@ -9,96 +9,12 @@ use std::sync::atomic::Ordering;
 use ureq::http::{HeaderName, HeaderValue, Response};
 use ureq::{Body, SendBody};
 
+use crate::call::CallCtl;
 use crate::client::Engine;
 use crate::error::{Api, Error, ErrorKind, Result};
-use crate::job::JobCtl;
 use crate::policy::Allowed;
+use crate::request::Method;
 use crate::transport::PeerReset;
-
-/// HTTP methods of `wx.request`.
-///
-/// ```
-/// assert_eq!(wxnet::Method::default(), wxnet::Method::Get);
-/// assert_eq!(wxnet::Method::Post.as_str(), "POST");
-/// assert_eq!("put".parse::<wxnet::Method>().unwrap(), wxnet::Method::Put);
-/// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
-pub enum Method {
-    /// `OPTIONS`
-    Options,
-    /// `GET`, the default.
-    #[default]
-    Get,
-    /// `HEAD`
-    Head,
-    /// `POST`
-    Post,
-    /// `PUT`
-    Put,
-    /// `DELETE`
-    Delete,
-    /// `TRACE`
-    Trace,
-    /// `CONNECT`
-    Connect,
-}
-
-impl Method {
-    /// The method as sent on the wire.
-    ///
-    /// ```
-    /// assert_eq!(wxnet::Method::Options.as_str(), "OPTIONS");
-    /// ```
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Method::Options => "OPTIONS",
-            Method::Get => "GET",
-            Method::Head => "HEAD",
-            Method::Post => "POST",
-            Method::Put => "PUT",
-            Method::Delete => "DELETE",
-            Method::Trace => "TRACE",
-            Method::Connect => "CONNECT",
-        }
-    }
-
-    /// Whether repeating the request is harmless (RFC 9110 §9.2.2); only
-    /// these are retried after a stale keep-alive connection.
-    ///
-    /// ```
-    /// assert!(wxnet::Method::Put.is_idempotent());
-    /// assert!(!wxnet::Method::Post.is_idempotent());
-    /// ```
-    pub fn is_idempotent(self) -> bool {
-        !matches!(self, Method::Post | Method::Connect)
-    }
-}
-
-impl std::str::FromStr for Method {
-    type Err = Error;
-
-    fn from_str(s: &str) -> Result<Method> {
-        let all = [
-            Method::Options,
-            Method::Get,
-            Method::Head,
-            Method::Post,
-            Method::Put,
-            Method::Delete,
-            Method::Trace,
-            Method::Connect,
-        ];
-        all.into_iter()
-            .find(|m| m.as_str().eq_ignore_ascii_case(s))
-            .ok_or_else(|| Error::invalid_argument(Api::Request, &format!("unknown method {s:?}")))
-    }
-}
-
-impl std::fmt::Display for Method {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
 
 /// Headers a caller may not set: the fixed Referer, and the framing
 /// headers the HTTP layer computes (a wrong one would corrupt the stream).
@@ -225,7 +141,7 @@ const REDIRECT_DRAIN: u64 = 64 * 1024;
 /// the method and body. A hop to another origin goes through the policy
 /// again before any byte of it leaves (and the resolver checks any origin
 /// it was not told about).
-pub(crate) fn send(engine: &Engine, ctl: &JobCtl, ex: &Exchange<'_>) -> Result<Sent> {
+pub(crate) fn send(engine: &Engine, ctl: &CallCtl, ex: &Exchange<'_>) -> Result<Sent> {
     let mut method = ex.method;
     let mut url = ex.url.clone();
     ctl.allow(Allowed::of(&url));
@@ -306,7 +222,7 @@ pub(crate) fn send(engine: &Engine, ctl: &JobCtl, ex: &Exchange<'_>) -> Result<S
 
 /// One hop. An idempotent request that fails on a reused connection
 /// before any response byte is retried once on a fresh connection.
-fn send_retrying(engine: &Engine, ctl: &JobCtl, ex: &Exchange<'_>) -> Result<Response<Body>> {
+fn send_retrying(engine: &Engine, ctl: &CallCtl, ex: &Exchange<'_>) -> Result<Response<Body>> {
     let mut retried = false;
     loop {
         let left = ctl.remaining();
@@ -334,7 +250,7 @@ fn send_retrying(engine: &Engine, ctl: &JobCtl, ex: &Exchange<'_>) -> Result<Res
 
 /// A failure that looks like a keep-alive connection the server (or a
 /// firewall) dropped while it sat idle.
-fn is_stale_connection(ctl: &JobCtl, e: &ureq::Error) -> bool {
+fn is_stale_connection(ctl: &CallCtl, e: &ureq::Error) -> bool {
     if ctl.cancelled().is_some() || ctl.has_stash() || ctl.remaining().is_zero() {
         return false;
     }
@@ -344,7 +260,7 @@ fn is_stale_connection(ctl: &JobCtl, e: &ureq::Error) -> bool {
 
 fn send_once(
     engine: &Engine,
-    ctl: &JobCtl,
+    ctl: &CallCtl,
     ex: &Exchange<'_>,
     left: std::time::Duration,
 ) -> std::result::Result<Response<Body>, ureq::Error> {
@@ -396,7 +312,7 @@ fn send_once(
 }
 
 /// Read a whole response body, at most `cap` bytes.
-pub(crate) fn read_capped(ctl: &JobCtl, body: &mut Body, cap: u64) -> Result<Vec<u8>> {
+pub(crate) fn read_capped(ctl: &CallCtl, body: &mut Body, cap: u64) -> Result<Vec<u8>> {
     let too_large = || {
         Error::with_detail(
             ctl.api_name(),
@@ -419,7 +335,7 @@ pub(crate) fn read_capped(ctl: &JobCtl, body: &mut Body, cap: u64) -> Result<Vec
 /// The [`Error`] for a ureq failure of the call `ctl`: a cancellation or a
 /// failure our connection layer recorded takes precedence over what ureq
 /// saw.
-pub(crate) fn map_error(ctl: &JobCtl, e: ureq::Error) -> Error {
+pub(crate) fn map_error(ctl: &CallCtl, e: ureq::Error) -> Error {
     if let Some(kind) = ctl.cancelled() {
         return ctl.error(kind).source_from(e);
     }
@@ -447,7 +363,7 @@ pub(crate) fn map_error(ctl: &JobCtl, e: ureq::Error) -> Error {
 }
 
 /// The [`Error`] for an io failure while reading a body.
-pub(crate) fn map_io(ctl: &JobCtl, e: io::Error) -> Error {
+pub(crate) fn map_io(ctl: &CallCtl, e: io::Error) -> Error {
     if !e.get_ref().is_some_and(|inner| inner.is::<ureq::Error>()) {
         return map_error(ctl, ureq::Error::Io(e));
     }

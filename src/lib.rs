@@ -56,7 +56,7 @@
 //! ```no_run
 //! # let client = wxnet::Client::builder().build()?;
 //! let up = client
-//!     .upload_file(wxnet::UploadFileOptions::new("https://up.example.com/avatar", "me.jpg", "file")
+//!     .upload_file(wxnet::UploadFileOptions::new("https://up.example.com/a", "me.jpg", "file")
 //!         .form_data("user", "42")
 //!         .on_progress_update(|p| println!("{}%", p.progress)))
 //!     .wait()?;
@@ -88,7 +88,8 @@
 //!
 //! ```
 //! let client = wxnet::Client::builder().request_domains(["https://api.example.com"]).build()?;
-//! let err = client.request(wxnet::RequestOptions::new("https://evil.example.net/")).wait().unwrap_err();
+//! let options = wxnet::RequestOptions::new("https://evil.example.net/");
+//! let err = client.request(options).wait().unwrap_err();
 //! assert_eq!(err.err_msg(), "request:fail url not in domain list");
 //! assert_eq!(err.errno(), 600002);
 //! # Ok::<(), wxnet::Error>(())
@@ -116,7 +117,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 #![deny(rustdoc::broken_intra_doc_links)]
-
+mod call;
 mod charset;
 #[cfg(feature = "check")]
 pub mod check;
@@ -130,19 +131,19 @@ mod error;
 pub mod fuzzing;
 mod header;
 mod http;
-mod job;
 mod multipart;
 mod options;
 mod policy;
 mod pool;
 mod profile;
 mod progress;
-mod project;
 mod request;
 mod socket;
+mod sync;
 mod tls;
 mod transport;
 mod upload;
+mod wxnet_json;
 
 pub use client::Client;
 pub use config::{ClientBuilder, EnvVersion, MAX_TIMEOUT, NetworkTimeout, WORKERS};
@@ -150,12 +151,11 @@ pub use data::RequestData;
 pub use download::{DownloadFileOptions, DownloadFileSuccess, DownloadProgress, DownloadTask};
 pub use error::{Api, Error, ErrorKind, Result};
 pub use header::Header;
-pub use http::Method;
 pub use policy::ApiKind;
 pub use profile::Profile;
 pub use request::{
-    DataType, HeadersReceived, Redirect, RequestOptions, RequestSuccess, RequestTask, ResponseData,
-    ResponseType,
+    DataType, HeadersReceived, Method, Redirect, RequestOptions, RequestSuccess, RequestTask,
+    ResponseData, ResponseType,
 };
 #[cfg(feature = "websocket")]
 pub use socket::{

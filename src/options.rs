@@ -1,8 +1,25 @@
-//! The setters every call's options share: `header`, `timeout`, `fail`,
-//! `complete` and (for the HTTP APIs) `success`.
+//! What the client takes out of any HTTP call's options before the rest
+//! is prepared: the callbacks and the call's own timeout. Each options
+//! type (`RequestOptions`, `UploadFileOptions`, `DownloadFileOptions`)
+//! implements it next to its setters.
+//!
+//! Also the setters the socket options share with them, generated.
 
-/// Implements the shared setters on an options type whose fields are
-/// `header`, `timeout` and `callbacks`.
+use std::time::Duration;
+
+use crate::call::Callbacks;
+
+/// The parts of a call's options the client handles the same way for
+/// every API.
+pub(crate) trait CallOptions {
+    type Output;
+    fn take_common(&mut self) -> (Callbacks<Self::Output>, Option<Duration>);
+}
+
+/// Implements `header`, `timeout`, `fail` and `complete` on an options
+/// type whose fields are `header`, `timeout` and `callbacks` (the socket
+/// options; the HTTP options write theirs out with examples of their own).
+#[cfg_attr(not(feature = "websocket"), allow(unused_macros))]
 macro_rules! call_setters {
     ($ty:ident, new: $new:literal, network_timeout: $field:literal) => {
         impl $ty {
@@ -44,53 +61,6 @@ macro_rules! call_setters {
             }
         }
     };
-    ($ty:ident, new: $new:literal, network_timeout: $field:literal, success: $out:ident) => {
-        $crate::options::call_setters!($ty, new: $new, network_timeout: $field);
-
-        impl $ty {
-            /// Called with the result when the call succeeds (any HTTP
-            /// status is a success).
-            ///
-            #[doc = concat!("```\nlet o = ", $new, ".success(|r: &wxnet::", stringify!($out), "| println!(\"{}\", r.status_code));\n# drop(o);\n```")]
-            pub fn success(mut self, f: impl FnOnce(&$out) + Send + 'static) -> Self {
-                self.callbacks.success = Some(Box::new(f));
-                self
-            }
-
-            /// Called once with the final response head, before the body
-            /// is read.
-            ///
-            #[doc = concat!("```\nlet o = ", $new, ".on_headers_received(|h: &wxnet::HeadersReceived| assert!(h.status_code >= 100));\n# drop(o);\n```")]
-            pub fn on_headers_received(
-                mut self,
-                f: impl FnOnce(&$crate::HeadersReceived) + Send + 'static,
-            ) -> Self {
-                self.on_headers_received = Some(Box::new(f));
-                self
-            }
-        }
-
-        impl $crate::options::CallOptions for $ty {
-            type Output = $out;
-
-            fn take_common(
-                &mut self,
-            ) -> ($crate::job::Callbacks<$out>, Option<std::time::Duration>) {
-                (std::mem::take(&mut self.callbacks), self.timeout)
-            }
-        }
-    };
 }
+#[cfg_attr(not(feature = "websocket"), allow(unused_imports))]
 pub(crate) use call_setters;
-
-/// What the client takes out of any HTTP call's options before the rest
-/// is prepared into work.
-pub(crate) trait CallOptions {
-    type Output;
-    fn take_common(
-        &mut self,
-    ) -> (
-        crate::job::Callbacks<Self::Output>,
-        Option<std::time::Duration>,
-    );
-}

@@ -22,12 +22,13 @@
 
 use std::cell::Cell;
 use std::collections::VecDeque;
-use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::sync::{Arc, Condvar, Mutex};
 use std::thread::{self, JoinHandle, ThreadId};
 use std::time::{Duration, Instant};
 
+use crate::call::{AnyCall, Cancel};
 use crate::error::ErrorKind;
-use crate::job::{Cancel, Job, lock};
+use crate::sync::{lock, wait, wait_timeout};
 
 /// How long calls may go on after `enter_background` before they are
 /// interrupted, as in the mini-program runtime.
@@ -63,17 +64,17 @@ pub(crate) type Hook = Box<dyn Fn(Cancel) + Send + Sync>;
 
 /// A call waiting for its caller's next move (see the module docs).
 struct Staged {
-    job: Arc<dyn Job>,
+    call: Arc<dyn AnyCall>,
     by: ThreadId,
     at: Instant,
 }
 
 struct State {
-    queue: VecDeque<Arc<dyn Job>>,
+    queue: VecDeque<Arc<dyn AnyCall>>,
     staged: Vec<Staged>,
-    running: Vec<Option<Arc<dyn Job>>>,
+    running: Vec<Option<Arc<dyn AnyCall>>>,
     /// Calls run by their waiting callers.
-    claimed: Vec<Arc<dyn Job>>,
+    claimed: Vec<Arc<dyn AnyCall>>,
     /// Calls running now, on workers or waiting callers; at most `workers`.
     active: usize,
     idle: usize,
@@ -153,33 +154,36 @@ impl Pool {
     /// Queue a call (staged first when a worker slot is free, so that a
     /// caller about to wait can run it); `Err` gives it back with the
     /// reason it was refused.
-    pub(crate) fn submit(&self, job: Arc<dyn Job>) -> Result<(), (Arc<dyn Job>, ErrorKind)> {
+    pub(crate) fn submit(
+        &self,
+        call: Arc<dyn AnyCall>,
+    ) -> Result<(), (Arc<dyn AnyCall>, ErrorKind)> {
         let mut st = lock(&self.shared.state);
         if st.closed {
-            return Err((job, ErrorKind::Abort));
+            return Err((call, ErrorKind::Abort));
         }
         if st.background == Background::Interrupted {
-            return Err((job, ErrorKind::Interrupted));
+            return Err((call, ErrorKind::Interrupted));
         }
         if st.queue.len() + st.staged.len() >= self.shared.capacity {
-            return Err((job, ErrorKind::QueueFull));
+            return Err((call, ErrorKind::QueueFull));
         }
         let me = thread::current().id();
         // An earlier call of this thread was not waited on right away.
         let mut wake = release_by(&mut st, me);
         let now = Instant::now();
         let timer_at = if st.active + st.queue.len() < self.shared.workers {
-            job.ctl().set_staged(true);
+            call.ctl().set_staged(true);
             st.staged.push(Staged {
-                job,
+                call,
                 by: me,
                 at: now,
             });
             STAGED_HERE.with(|c| c.set(true));
             Some(now + STAGE_GRACE)
         } else {
-            let deadline = job.ctl().deadline;
-            st.queue.push_back(job);
+            let deadline = call.ctl().deadline;
+            st.queue.push_back(call);
             wake += 1;
             // The timer only needs to know about calls that will wait for
             // a worker; waking it for every call would cost a switch.
@@ -216,23 +220,23 @@ impl Pool {
             return;
         }
         let mut st = lock(&self.shared.state);
-        let claimed = match st.staged.iter().position(|s| s.job.ctl().id == id) {
+        let claimed = match st.staged.iter().position(|s| s.call.ctl().id == id) {
             Some(at) if !st.closed && st.active + st.queue.len() < self.shared.workers => {
-                let job = st.staged.swap_remove(at).job;
-                job.ctl().set_staged(false);
+                let call = st.staged.swap_remove(at).call;
+                call.ctl().set_staged(false);
                 st.active += 1;
-                st.claimed.push(job.clone());
-                Some(job)
+                st.claimed.push(call.clone());
+                Some(call)
             }
             _ => None,
         };
         let wake = release_by(&mut st, thread::current().id()).min(st.idle);
         drop(st);
         self.wake_workers(wake);
-        let Some(job) = claimed else {
+        let Some(call) = claimed else {
             return;
         };
-        job.run();
+        call.run();
         let mut st = lock(&self.shared.state);
         st.active -= 1;
         st.claimed.retain(|j| j.ctl().id != id);
@@ -245,11 +249,11 @@ impl Pool {
     /// without waiting).
     pub(crate) fn release(&self, id: u64) {
         let mut st = lock(&self.shared.state);
-        let Some(at) = st.staged.iter().position(|s| s.job.ctl().id == id) else {
+        let Some(at) = st.staged.iter().position(|s| s.call.ctl().id == id) else {
             return;
         };
         let staged = st.staged.remove(at);
-        enqueue(&mut st, staged.job);
+        enqueue(&mut st, staged.call);
         let wake = 1.min(st.idle);
         drop(st);
         self.wake_workers(wake);
@@ -257,12 +261,12 @@ impl Pool {
 
     /// Take the call with control-block id `id` out of the queue (or the
     /// stage), if it is still waiting there.
-    pub(crate) fn remove_queued(&self, id: u64) -> Option<Arc<dyn Job>> {
+    pub(crate) fn remove_queued(&self, id: u64) -> Option<Arc<dyn AnyCall>> {
         let mut st = lock(&self.shared.state);
-        if let Some(at) = st.staged.iter().position(|s| s.job.ctl().id == id) {
-            let job = st.staged.remove(at).job;
-            job.ctl().set_staged(false);
-            return Some(job);
+        if let Some(at) = st.staged.iter().position(|s| s.call.ctl().id == id) {
+            let call = st.staged.remove(at).call;
+            call.ctl().set_staged(false);
+            return Some(call);
         }
         let at = st.queue.iter().position(|j| j.ctl().id == id)?;
         st.queue.remove(at)
@@ -317,11 +321,11 @@ impl Pool {
             running.extend(st.claimed.iter().cloned());
             (queued, running)
         };
-        for job in queued {
-            job.fail(ErrorKind::Abort);
+        for call in queued {
+            call.fail(ErrorKind::Abort);
         }
-        for job in running {
-            job.ctl().cancel(Cancel::Abort);
+        for call in running {
+            call.ctl().cancel(Cancel::Abort);
         }
         run_hooks(&self.shared, Cancel::Abort);
         let me = thread::current().id();
@@ -343,9 +347,9 @@ impl Pool {
 }
 
 /// Put a staged call at the back of the queue.
-fn enqueue(st: &mut State, job: Arc<dyn Job>) {
-    job.ctl().set_staged(false);
-    st.queue.push_back(job);
+fn enqueue(st: &mut State, call: Arc<dyn AnyCall>) {
+    call.ctl().set_staged(false);
+    st.queue.push_back(call);
 }
 
 /// Move the calls staged by thread `by` to the queue; how many moved.
@@ -354,8 +358,8 @@ fn release_by(st: &mut State, by: ThreadId) -> usize {
     let mut i = 0;
     while i < st.staged.len() {
         if st.staged[i].by == by {
-            let job = st.staged.remove(i).job;
-            enqueue(st, job);
+            let call = st.staged.remove(i).call;
+            enqueue(st, call);
             moved += 1;
         } else {
             i += 1;
@@ -365,19 +369,19 @@ fn release_by(st: &mut State, by: ThreadId) -> usize {
 }
 
 /// Every staged call, out of the stage.
-fn take_staged(st: &mut State) -> Vec<Arc<dyn Job>> {
+fn take_staged(st: &mut State) -> Vec<Arc<dyn AnyCall>> {
     st.staged
         .drain(..)
         .map(|s| {
-            s.job.ctl().set_staged(false);
-            s.job
+            s.call.ctl().set_staged(false);
+            s.call
         })
         .collect()
 }
 
 fn run_hooks(shared: &Shared, why: Cancel) {
     for hook in lock(&shared.hooks).iter() {
-        crate::job::contain(|| hook(why));
+        crate::call::contain(|| hook(why));
     }
 }
 
@@ -390,21 +394,17 @@ fn worker_loop(shared: &Shared, index: usize) {
             st = wait(&shared.work_cv, st);
             st.idle -= 1;
         }
-        let Some(job) = st.queue.pop_front() else {
+        let Some(call) = st.queue.pop_front() else {
             return; // closed and drained
         };
-        st.running[index] = Some(job.clone());
+        st.running[index] = Some(call.clone());
         st.active += 1;
         drop(st);
-        job.run();
-        drop(job);
+        call.run();
+        drop(call);
         st = lock(&shared.state);
         st.active -= 1;
     }
-}
-
-fn wait<'a>(cv: &Condvar, g: MutexGuard<'a, State>) -> MutexGuard<'a, State> {
-    cv.wait(g).unwrap_or_else(|e| e.into_inner())
 }
 
 fn timer_loop(shared: &Shared) {
@@ -417,13 +417,13 @@ fn timer_loop(shared: &Shared) {
         let mut expired = Vec::new();
         let mut i = 0;
         while i < st.staged.len() {
-            if st.staged[i].job.ctl().deadline <= now {
-                let job = st.staged.remove(i).job;
-                job.ctl().set_staged(false);
-                expired.push(job);
+            if st.staged[i].call.ctl().deadline <= now {
+                let call = st.staged.remove(i).call;
+                call.ctl().set_staged(false);
+                expired.push(call);
             } else if st.staged[i].at + STAGE_GRACE <= now {
-                let job = st.staged.remove(i).job;
-                enqueue(&mut st, job);
+                let call = st.staged.remove(i).call;
+                enqueue(&mut st, call);
                 if st.idle > 0 {
                     shared.work_cv.notify_one();
                 }
@@ -453,14 +453,14 @@ fn timer_loop(shared: &Shared) {
         }
         if !expired.is_empty() || interrupt {
             drop(st);
-            for job in expired {
-                job.fail(ErrorKind::Timeout);
+            for call in expired {
+                call.fail(ErrorKind::Timeout);
             }
-            for job in interrupted {
-                job.fail(ErrorKind::Interrupted);
+            for call in interrupted {
+                call.fail(ErrorKind::Interrupted);
             }
-            for job in cancel_running {
-                job.ctl().cancel(Cancel::Interrupted);
+            for call in cancel_running {
+                call.ctl().cancel(Cancel::Interrupted);
             }
             if interrupt {
                 run_hooks(shared, Cancel::Interrupted);
@@ -486,13 +486,9 @@ fn timer_loop(shared: &Shared) {
         st = match next {
             Some(t) => {
                 let d = t.saturating_duration_since(now);
-                shared
-                    .timer_cv
-                    .wait_timeout(st, d)
-                    .unwrap_or_else(|e| e.into_inner())
-                    .0
+                wait_timeout(&shared.timer_cv, st, d)
             }
-            None => shared.timer_cv.wait(st).unwrap_or_else(|e| e.into_inner()),
+            None => wait(&shared.timer_cv, st),
         };
     }
 }
@@ -500,21 +496,21 @@ fn timer_loop(shared: &Shared) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::job::{Call, Callbacks, JobCtl, Work};
+    use crate::call::{Call, CallCtl, Callbacks, PreparedCall};
     use crate::policy::ApiKind;
     use std::sync::mpsc;
 
     struct Sleepy(mpsc::Receiver<()>);
-    impl Work for Sleepy {
+    impl PreparedCall for Sleepy {
         type Output = ();
-        fn run(self, _: &Arc<JobCtl>) -> crate::Result<()> {
+        fn run(self, _: &Arc<CallCtl>) -> crate::Result<()> {
             let _ = self.0.recv_timeout(Duration::from_secs(5));
             Ok(())
         }
     }
 
     fn call(rx: mpsc::Receiver<()>, timeout: Duration) -> Arc<Call<Sleepy>> {
-        let ctl = Arc::new(JobCtl::new(ApiKind::Request, Instant::now(), timeout));
+        let ctl = Arc::new(CallCtl::new(ApiKind::Request, Instant::now(), timeout));
         Arc::new(Call::new(ctl, Sleepy(rx), Callbacks::default()))
     }
 
@@ -528,12 +524,12 @@ mod tests {
         let queued = call(rx2, Duration::from_millis(100));
         let t0 = Instant::now();
         pool.submit(queued.clone()).map_err(|_| ()).unwrap();
-        let err = queued.task.wait().unwrap_err();
+        let err = queued.outcome.wait().unwrap_err();
         assert_eq!(err.kind(), ErrorKind::Timeout);
         assert!(t0.elapsed() < Duration::from_secs(2));
         assert_eq!(pool.queued(), 0);
         tx.send(()).unwrap();
-        assert!(busy.task.wait().is_ok());
+        assert!(busy.outcome.wait().is_ok());
         pool.shutdown();
     }
 
@@ -559,6 +555,6 @@ mod tests {
         // not sleep: its sender is gone.
         drop(t2);
         pool.shutdown();
-        assert!(a.task.wait().is_ok() || a.task.is_finished());
+        assert!(a.outcome.wait().is_ok() || a.outcome.is_finished());
     }
 }

@@ -1,10 +1,41 @@
-//! Timings and connection facts of one call (`res.profile`).
+//! Timings and connection facts of one call: [`Trace`] as the connection
+//! layer records them, [`Profile`] as a caller reads them (`res.profile`).
 
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::Ordering;
 use std::time::{Instant, SystemTime};
 
-use crate::job::JobCtl;
+use crate::call::CallCtl;
+
+/// Raw timings and connection facts of a call; [`Profile`] is made
+/// from it. Hop fields are reset at the start of every hop (redirect or
+/// retry), so they describe the last one.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Trace {
+    pub queue_end: Option<Instant>,
+    pub dns_start: Option<Instant>,
+    pub dns_end: Option<Instant>,
+    pub connect_start: Option<Instant>,
+    pub connect_end: Option<Instant>,
+    pub tls_start: Option<Instant>,
+    pub tls_end: Option<Instant>,
+    pub request_start: Option<Instant>,
+    pub response_start: Option<Instant>,
+    pub response_end: Option<Instant>,
+    pub peer: Option<SocketAddr>,
+    pub reused: bool,
+}
+
+impl Trace {
+    /// A new hop begins: forget the previous hop's connection facts.
+    pub(crate) fn start_hop(&mut self) {
+        *self = Trace {
+            queue_end: self.queue_end,
+            reused: true,
+            ..Trace::default()
+        };
+    }
+}
 
 /// Where the time of a call went, and over which connection.
 ///
@@ -104,7 +135,7 @@ impl Default for Profile {
 }
 
 impl Profile {
-    pub(crate) fn from_ctl(ctl: &JobCtl, redirects: u32) -> Profile {
+    pub(crate) fn from_ctl(ctl: &CallCtl, redirects: u32) -> Profile {
         let t = ctl.trace().clone();
         let ms = |i: Option<Instant>| {
             i.map(|i| i.saturating_duration_since(ctl.invoked).as_secs_f64() * 1e3)

@@ -111,7 +111,7 @@ impl AcceptAny {
     /// when recording.
     #[cfg_attr(not(feature = "check"), allow(dead_code))]
     pub(crate) fn seen(&self) -> (Vec<CertificateDer<'static>>, Vec<u8>) {
-        self.seen.lock().unwrap_or_else(|e| e.into_inner()).clone()
+        crate::sync::lock(&self.seen).clone()
     }
 }
 
@@ -129,7 +129,7 @@ impl ServerCertVerifier for AcceptAny {
                 .chain(intermediates)
                 .map(|c| c.clone().into_owned())
                 .collect();
-            *self.seen.lock().unwrap_or_else(|e| e.into_inner()) = (chain, ocsp_response.to_vec());
+            *crate::sync::lock(&self.seen) = (chain, ocsp_response.to_vec());
         }
         Ok(ServerCertVerified::assertion())
     }

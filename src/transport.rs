@@ -20,8 +20,8 @@ use ureq::unversioned::transport::{
     Buffers, ConnectionDetails, Connector, LazyBuffers, NextTimeout, Transport,
 };
 
+use crate::call::{self, CallCtl, CallSocket};
 use crate::error::{Api, Error, ErrorKind};
-use crate::job::{self, CallSocket, JobCtl};
 use crate::policy::{ApiKind, Policy};
 
 /// Host names mapped to fixed addresses (`ClientBuilder::resolve`).
@@ -124,7 +124,7 @@ impl Resolver for PolicyResolver {
         _config: &Config,
         _timeout: NextTimeout,
     ) -> Result<ResolvedSocketAddrs, ureq::Error> {
-        let ctl = job::current();
+        let ctl = call::current();
         let api = ctl.as_ref().map_or(ApiKind::Request, |c| c.api);
         let mut out = self.empty();
         if let Some(ctl) = &ctl {
@@ -182,7 +182,7 @@ impl Connector<()> for WxConnector {
         details: &ConnectionDetails,
         _chained: Option<()>,
     ) -> Result<Option<WxTransport>, ureq::Error> {
-        let ctl = job::current();
+        let ctl = call::current();
         let ctl = ctl.as_deref();
         let api_name = ctl.map_or(Api::Request, |c| c.api_name());
         if !details.needs_tls() && !self.allow_plain {
@@ -247,7 +247,7 @@ pub(crate) fn bare_host(uri: &Uri) -> String {
 }
 
 /// The earlier of ureq's budget and the call's own deadline.
-fn deadline_of(ctl: Option<&JobCtl>, timeout: &NextTimeout) -> Instant {
+fn deadline_of(ctl: Option<&CallCtl>, timeout: &NextTimeout) -> Instant {
     let now = Instant::now();
     let ureq_deadline = match timeout.after {
         ureq::unversioned::transport::time::Duration::Exact(d) => now + d,
@@ -266,13 +266,13 @@ fn timed_out() -> ureq::Error {
 /// DNS (if the resolver left the name unresolved) and TCP connect, on a
 /// helper thread so that an abort wakes the worker at once.
 pub(crate) fn connect_tcp(
-    ctl: Option<&JobCtl>,
+    ctl: Option<&CallCtl>,
     lookup: &Lookup,
     host: &str,
     addr: SocketAddr,
     deadline: Instant,
 ) -> Result<TcpStream, ureq::Error> {
-    let trace_ctl = job::current();
+    let trace_ctl = call::current();
     let host = host.to_owned();
     let lookup = lookup.clone();
     let run = move || dns_and_connect(trace_ctl.as_deref(), &lookup, &host, addr, deadline);
@@ -313,7 +313,7 @@ pub(crate) fn connect_tcp(
 }
 
 fn dns_and_connect(
-    ctl: Option<&JobCtl>,
+    ctl: Option<&CallCtl>,
     lookup: &Lookup,
     host: &str,
     addr: SocketAddr,
@@ -365,7 +365,7 @@ fn dns_and_connect(
 /// Run the rustls handshake on the worker (abortable: the socket is
 /// already bound to the call).
 pub(crate) fn handshake(
-    ctl: Option<&JobCtl>,
+    ctl: Option<&CallCtl>,
     config: &Arc<ClientConfig>,
     host: &str,
     stream: &TcpStream,
@@ -422,7 +422,7 @@ pub(crate) fn is_timeout(e: &io::Error) -> bool {
 /// call is cancelled, reports a cancel as such, counts bytes.
 struct SockIo<'a> {
     s: &'a TcpStream,
-    ctl: Option<&'a JobCtl>,
+    ctl: Option<&'a CallCtl>,
 }
 
 impl SockIo<'_> {
@@ -540,7 +540,7 @@ impl WxTransport {
     /// Bind to the current call and return the deadline of the next I/O.
     fn prepare(
         &mut self,
-        ctl: Option<&Arc<JobCtl>>,
+        ctl: Option<&Arc<CallCtl>>,
         timeout: &NextTimeout,
     ) -> Result<Instant, ureq::Error> {
         if let Some(c) = ctl {
@@ -558,7 +558,7 @@ impl WxTransport {
         Ok(deadline)
     }
 
-    fn io_error(&self, ctl: Option<&Arc<JobCtl>>, e: io::Error, t: &NextTimeout) -> ureq::Error {
+    fn io_error(&self, ctl: Option<&Arc<CallCtl>>, e: io::Error, t: &NextTimeout) -> ureq::Error {
         if ctl.is_some_and(|c| c.cancelled().is_some()) {
             return ureq::Error::Io(cancelled_io());
         }
@@ -575,7 +575,7 @@ impl Transport for WxTransport {
     }
 
     fn transmit_output(&mut self, amount: usize, timeout: NextTimeout) -> Result<(), ureq::Error> {
-        let ctl = job::current();
+        let ctl = call::current();
         let deadline = self.prepare(ctl.as_ref(), &timeout)?;
         if let Some(c) = &ctl {
             let mut t = c.trace();
@@ -607,7 +607,7 @@ impl Transport for WxTransport {
     }
 
     fn await_input(&mut self, timeout: NextTimeout) -> Result<bool, ureq::Error> {
-        let ctl = job::current();
+        let ctl = call::current();
         let deadline = self.prepare(ctl.as_ref(), &timeout)?;
         let WxTransport {
             sock,
@@ -645,7 +645,8 @@ impl Transport for WxTransport {
     }
 
     fn is_open(&mut self) -> bool {
-        if job::current().is_some_and(|c| c.fresh_only.load(std::sync::atomic::Ordering::Relaxed)) {
+        if call::current().is_some_and(|c| c.fresh_only.load(std::sync::atomic::Ordering::Relaxed))
+        {
             return false;
         }
         probe(&self.sock.stream)

@@ -24,5 +24,5 @@ impl Registry {
         Registry
     }
 
-    pub(crate) fn end_all(&self, _why: crate::job::Cancel) {}
+    pub(crate) fn end_all(&self, _why: crate::call::Cancel) {}
 }

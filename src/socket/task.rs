@@ -15,13 +15,14 @@ use tungstenite::protocol::{CloseFrame, WebSocketConfig};
 use tungstenite::{Message, WebSocket};
 
 use super::stream::{GatedTcp, WsStream};
+use crate::call::{CallCtl, CallSocket, Callbacks, Cancel, contain};
 use crate::client::{Client, Engine};
 use crate::error::{Api, Error, ErrorKind, Result};
 use crate::header::Header;
 use crate::http::build_headers;
-use crate::job::{CallSocket, Callbacks, Cancel, JobCtl, contain, lock};
 use crate::policy::ApiKind;
 use crate::profile::Profile;
+use crate::sync::lock;
 use crate::transport::{self, is_timeout};
 
 const API: Api = Api::ConnectSocket;
@@ -315,7 +316,7 @@ pub(crate) struct Shared {
     gate: Arc<AtomicBool>,
     /// Shut down to wake the reader (close timeout, shutdown).
     socket: Mutex<Option<Arc<CallSocket>>>,
-    ctl: Arc<JobCtl>,
+    ctl: Arc<CallCtl>,
     events: Mutex<Events>,
     changed: Condvar,
     /// Serialises delivery so events reach listeners in order.
@@ -912,7 +913,11 @@ impl Client {
         let engine = self.engine().clone();
         let registry = engine.sockets.clone();
         let timeout = engine.timeout_for(ApiKind::ConnectSocket, options.timeout);
-        let ctl = Arc::new(JobCtl::new(ApiKind::ConnectSocket, Instant::now(), timeout));
+        let ctl = Arc::new(CallCtl::new(
+            ApiKind::ConnectSocket,
+            Instant::now(),
+            timeout,
+        ));
         let shared = Arc::new(Shared {
             id: ctl.id,
             state: AtomicU8::new(ReadyState::Connecting as u8),
@@ -1199,7 +1204,7 @@ fn connect(
     options: &ConnectSocketOptions,
 ) -> Result<(Ws, Header)> {
     let ctl = &*s.ctl;
-    let _current = crate::job::CurrentGuard::set(s.ctl.clone());
+    let _current = crate::call::CurrentGuard::set(s.ctl.clone());
     let map_err = |e: ureq::Error| crate::http::map_error(ctl, e);
     let deadline = ctl.deadline;
     let addr = transport::address_for(&engine.resolve, &target.host, target.port);

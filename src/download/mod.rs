@@ -5,16 +5,22 @@ use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
+use crate::call::{CallCtl, CallHandle, PreparedCall};
 use crate::client::{Client, Engine};
 use crate::error::{Api, Error, ErrorKind, Result};
 use crate::header::Header;
-use crate::http::{self, Exchange, Method, Payload, build_headers};
-use crate::job::{Callbacks, JobCtl, Work};
+use crate::http::{self, Exchange, Payload, build_headers};
 use crate::policy::ApiKind;
 use crate::profile::Profile;
 use crate::progress::{Throttle, Tick};
+use crate::request::Method;
+
+mod options;
+
+pub use options::DownloadFileOptions;
+use options::ProgressFn;
 
 const API: Api = Api::DownloadFile;
 
@@ -26,11 +32,20 @@ const CHUNK: usize = 32 * 1024;
 /// backwards, ending with exactly one 100% event when the download
 /// succeeds.
 ///
+/// New fields may be added; to make one (say, to test your own listener),
+/// start from `Default` (nothing written, size unknown) and set the fields.
+///
 /// ```
-/// let p = wxnet::DownloadProgress { progress: 10, total_bytes_written: 1, total_bytes_expected_to_write: Some(10) };
+/// let mut p = wxnet::DownloadProgress::default();
+/// assert_eq!((p.progress, p.total_bytes_written), (0, 0));
+/// assert_eq!(p.total_bytes_expected_to_write, None);
+/// p.total_bytes_written = 1;
+/// p.total_bytes_expected_to_write = Some(10);
+/// p.progress = 10;
 /// assert_eq!(p.total_bytes_expected_to_write, Some(10));
 /// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
 pub struct DownloadProgress {
     /// Percent done, 0 to 100 (0 until the end when the size is unknown).
     pub progress: u8,
@@ -80,111 +95,101 @@ impl DownloadFileSuccess {
     }
 }
 
-type ProgressFn = Box<dyn FnMut(&DownloadProgress) + Send>;
-
-/// The options of [`Client::download_file`].
+/// The handle of a download (`DownloadTask`): abort the call, wait for its result, or
+/// drop it (the call goes on and its callbacks still run).
+///
+/// `Send + Sync`: another thread may abort a call that this one waits for.
 ///
 /// ```
-/// let o = wxnet::DownloadFileOptions::new("https://dl.example.com/a.zip").file_path("/tmp/a.zip");
-/// assert_eq!(o.url(), "https://dl.example.com/a.zip");
+/// use std::sync::Arc;
+/// # mod doc { include!(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/doctest/server.rs")); }
+/// // A server that accepts the connection and never answers.
+/// let (url, _server) = doc::silent();
+/// let client = wxnet::Client::builder().skip_domain_check(true).build()?;
+/// let task = Arc::new(client.download_file(wxnet::DownloadFileOptions::new(url)));
+/// let other = task.clone();
+/// std::thread::spawn(move || other.abort()).join().unwrap();
+/// let task = Arc::into_inner(task).unwrap();
+/// assert_eq!(task.wait().unwrap_err().kind(), wxnet::ErrorKind::Abort);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
-pub struct DownloadFileOptions {
-    url: String,
-    file_path: Option<PathBuf>,
-    header: Vec<(String, String)>,
-    timeout: Option<Duration>,
-    on_progress_update: Option<ProgressFn>,
-    on_headers_received: Option<http::HeadersFn>,
-    callbacks: Callbacks<DownloadFileSuccess>,
+pub struct DownloadTask {
+    handle: CallHandle<PreparedDownload>,
 }
 
-impl std::fmt::Debug for DownloadFileOptions {
+impl std::fmt::Debug for DownloadTask {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("DownloadFileOptions")
-            .field("url", &self.url)
-            .field("file_path", &self.file_path)
-            .field("header", &self.header)
-            .field("timeout", &self.timeout)
-            .finish_non_exhaustive()
+        f.debug_struct("DownloadTask")
+            .field("finished", &self.handle.is_finished())
+            .finish()
     }
 }
 
-crate::options::call_setters!(
-    DownloadFileOptions,
-    new: "wxnet::DownloadFileOptions::new(\"https://dl.example.com/f\")",
-    network_timeout: "download_file",
-    success: DownloadFileSuccess
-);
-
-impl DownloadFileOptions {
-    /// Download `url` to a new file in the client's download directory.
+impl DownloadTask {
+    /// Abort the call: it fails with `downloadFile:fail abort` (errno 1)
+    /// promptly, whether queued or in flight, even while a read is
+    /// blocked. Does nothing once the call has ended.
     ///
     /// ```
-    /// let o = wxnet::DownloadFileOptions::new("https://dl.a.com/f");
-    /// assert!(format!("{o:?}").contains("file_path: None"));
-    /// ```
-    pub fn new(url: impl Into<String>) -> Self {
-        DownloadFileOptions {
-            url: url.into(),
-            file_path: None,
-            header: Vec::new(),
-            timeout: None,
-            on_progress_update: None,
-            on_headers_received: None,
-            callbacks: Callbacks::default(),
-        }
-    }
-
-    /// The URL.
-    ///
-    /// ```
-    /// assert_eq!(wxnet::DownloadFileOptions::new("https://dl.a.com/f").url(), "https://dl.a.com/f");
-    /// ```
-    pub fn url(&self) -> &str {
-        &self.url
-    }
-
-    /// Write the file here (its directory must exist; an existing file is
-    /// replaced only when the download succeeds). Defaults to a new file
-    /// in the client's download directory.
-    ///
-    /// ```
-    /// let o = wxnet::DownloadFileOptions::new("https://dl.a.com/f").file_path("out.bin");
-    /// assert!(format!("{o:?}").contains("out.bin"));
-    /// ```
-    pub fn file_path(mut self, p: impl Into<PathBuf>) -> Self {
-        self.file_path = Some(p.into());
-        self
-    }
-
-    /// Called as the file is written; see [`DownloadProgress`].
-    ///
-    /// ```
-    /// let o = wxnet::DownloadFileOptions::new("https://dl.a.com/f")
-    ///     .on_progress_update(|p: &wxnet::DownloadProgress| assert!(p.progress <= 100));
-    /// # drop(o);
-    /// ```
-    pub fn on_progress_update(mut self, f: impl FnMut(&DownloadProgress) + Send + 'static) -> Self {
-        self.on_progress_update = Some(Box::new(f));
-        self
-    }
-}
-
-crate::client::task_handle!(
-    /// The handle of a download (`DownloadTask`).
-    ///
-    /// ```no_run
-    /// let client = wxnet::Client::builder().download_domains(["https://dl.example.com"]).build()?;
-    /// let task = client.download_file(wxnet::DownloadFileOptions::new("https://dl.example.com/big.zip"));
+    /// # mod doc { include!(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/doctest/server.rs")); }
+    /// // A server that accepts the connection and never answers.
+    /// let (url, _server) = doc::silent();
+    /// let client = wxnet::Client::builder().skip_domain_check(true).build()?;
+    /// let task = client.download_file(wxnet::DownloadFileOptions::new(url));
     /// task.abort();
-    /// assert_eq!(task.wait().unwrap_err().err_msg(), "downloadFile:fail abort");
-    /// # Ok::<(), wxnet::Error>(())
+    /// let e = task.wait().unwrap_err();
+    /// assert_eq!(e.kind(), wxnet::ErrorKind::Abort);
+    /// assert_eq!(e.err_msg(), "downloadFile:fail abort");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    DownloadTask,
-    DownloadWork,
-    DownloadFileSuccess,
-    refused: "client.download_file(wxnet::DownloadFileOptions::new(\"https://dl.example.com/f\"))"
-);
+    pub fn abort(&self) {
+        self.handle.abort();
+    }
+
+    /// Block until the call ends and return its result, after its
+    /// callbacks have run. Called right after the call was made, with
+    /// one of the 10 worker slots free, it runs the call on this thread
+    /// (still counted among the 10) instead of handing it to a worker and
+    /// waiting to be woken.
+    ///
+    /// ```
+    /// use std::sync::atomic::{AtomicBool, Ordering};
+    /// use std::sync::Arc;
+    /// let client = wxnet::Client::builder().download_domains(["https://a.example.com"]).build()?;
+    /// let completed = Arc::new(AtomicBool::new(false));
+    /// let done = completed.clone();
+    /// // Not in the domain list: the call fails before any traffic.
+    /// let options = wxnet::DownloadFileOptions::new("https://b.example.com/f")
+    ///     .complete(move || done.store(true, Ordering::SeqCst));
+    /// let e = client.download_file(options).wait().unwrap_err();
+    /// assert_eq!(e.errno(), 600002);
+    /// assert!(completed.load(Ordering::SeqCst));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn wait(self) -> Result<DownloadFileSuccess> {
+        self.handle.wait()
+    }
+
+    /// Whether the call has ended (its callbacks have run).
+    ///
+    /// ```
+    /// # mod doc { include!(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/doctest/server.rs")); }
+    /// let (url, _server) = doc::silent();
+    /// let client = wxnet::Client::builder().skip_domain_check(true).build()?;
+    /// let pending = client.download_file(wxnet::DownloadFileOptions::new(url));
+    /// assert!(!pending.is_finished()); // the server never answers
+    /// pending.abort();
+    ///
+    /// let strict = wxnet::Client::builder().build()?;
+    /// let options = wxnet::DownloadFileOptions::new("https://b.example.com/f");
+    /// let refused = strict.download_file(options);
+    /// assert!(refused.is_finished());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn is_finished(&self) -> bool {
+        self.handle.is_finished()
+    }
+}
 
 impl Client {
     /// Download a file (`wx.downloadFile`): a GET streamed to disk, into a
@@ -193,24 +198,34 @@ impl Client {
     /// `max_download_size` fail with `exceed max file size` (603301) as
     /// soon as the size is known or passed.
     ///
-    /// ```no_run
-    /// let client = wxnet::Client::builder().download_domains(["https://dl.example.com"]).build()?;
-    /// let res = client
-    ///     .download_file(wxnet::DownloadFileOptions::new("https://dl.example.com/fw.bin")
-    ///         .on_progress_update(|p| println!("{}%", p.progress)))
-    ///     .wait()?;
-    /// println!("{} bytes at {}", res.data_length, res.path().display());
-    /// # Ok::<(), wxnet::Error>(())
+    /// ```
+    /// use std::sync::mpsc;
+    /// # mod doc { include!(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/doctest/server.rs")); }
+    /// // A loopback server that answers with an 8-byte file.
+    /// let (url, _) = doc::serve_once("HTTP/1.1 200 OK\r\ncontent-length: 8\r\n\r\nfirmware");
+    /// // `skip_domain_check` lets the example use plain HTTP to 127.0.0.1.
+    /// let client = wxnet::Client::builder().skip_domain_check(true).build()?;
+    /// let path = std::env::temp_dir().join(format!("wxnet-doc-{}.bin", std::process::id()));
+    /// let (tx, percents) = mpsc::channel();
+    /// let options = wxnet::DownloadFileOptions::new(url)
+    ///     .file_path(&path)
+    ///     .on_progress_update(move |p| tx.send(p.progress).unwrap());
+    /// let res = client.download_file(options).wait()?;
+    /// assert_eq!((res.status_code, res.data_length), (200, 8));
+    /// assert_eq!(std::fs::read(res.path())?, b"firmware");
+    /// assert_eq!(percents.try_iter().last(), Some(100));
+    /// std::fs::remove_file(&path)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn download_file(&self, options: DownloadFileOptions) -> DownloadTask {
         DownloadTask {
-            handle: self.start(ApiKind::DownloadFile, options, DownloadWork::prepare),
+            handle: self.start(ApiKind::DownloadFile, options, PreparedDownload::prepare),
         }
     }
 }
 
 /// Everything a worker needs to run one download.
-pub(crate) struct DownloadWork {
+pub(crate) struct PreparedDownload {
     engine: Arc<Engine>,
     url: url::Url,
     headers: Vec<(String, String)>,
@@ -238,8 +253,8 @@ fn extension_of(url: &url::Url) -> String {
     }
 }
 
-impl DownloadWork {
-    fn prepare(engine: &Arc<Engine>, o: DownloadFileOptions) -> Result<DownloadWork> {
+impl PreparedDownload {
+    fn prepare(engine: &Arc<Engine>, o: DownloadFileOptions) -> Result<PreparedDownload> {
         let target = engine.policy.check(ApiKind::DownloadFile, &o.url)?;
         if let Some(p) = &o.file_path {
             let dir = match p.parent() {
@@ -262,7 +277,7 @@ impl DownloadWork {
         }
         let mut url = target.url;
         url.set_fragment(None);
-        Ok(DownloadWork {
+        Ok(PreparedDownload {
             engine: engine.clone(),
             extension: extension_of(&url),
             url,
@@ -298,10 +313,10 @@ impl Drop for Partial {
     }
 }
 
-impl Work for DownloadWork {
+impl PreparedCall for PreparedDownload {
     type Output = DownloadFileSuccess;
 
-    fn run(mut self, ctl: &Arc<JobCtl>) -> Result<DownloadFileSuccess> {
+    fn run(mut self, ctl: &Arc<CallCtl>) -> Result<DownloadFileSuccess> {
         let engine = self.engine.clone();
         let exchange = Exchange {
             method: Method::Get,

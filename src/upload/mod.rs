@@ -3,20 +3,27 @@
 
 use std::fs::File;
 use std::io::{self, Read};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
+use crate::call::{self, CallCtl, CallHandle, PreparedCall};
 use crate::charset;
 use crate::client::{Client, Engine};
 use crate::error::{Api, Error, ErrorKind, Result};
 use crate::header::Header;
-use crate::http::{self, Exchange, Method, Payload, build_headers};
-use crate::job::{self, Callbacks, JobCtl, Work, lock};
+use crate::http::{self, Exchange, Payload, build_headers};
 use crate::multipart::Multipart;
 use crate::policy::ApiKind;
 use crate::profile::Profile;
 use crate::progress::{Throttle, Tick};
+use crate::request::Method;
+use crate::sync::lock;
+
+mod options;
+
+use options::ProgressFn;
+pub use options::UploadFileOptions;
 
 const API: Api = Api::UploadFile;
 
@@ -24,11 +31,19 @@ const API: Api = Api::UploadFile;
 /// percent, never going backwards, ending with exactly one 100% event when
 /// the upload succeeds.
 ///
+/// New fields may be added; to make one (say, to test your own listener),
+/// start from `Default` (nothing sent yet) and set the fields.
+///
 /// ```
-/// let p = wxnet::UploadProgress { progress: 50, total_bytes_sent: 5, total_bytes_expected_to_send: 10 };
+/// let mut p = wxnet::UploadProgress::default();
+/// assert_eq!((p.progress, p.total_bytes_sent, p.total_bytes_expected_to_send), (0, 0, 0));
+/// p.total_bytes_sent = 5;
+/// p.total_bytes_expected_to_send = 10;
+/// p.progress = 50;
 /// assert_eq!(p.progress, 50);
 /// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
 pub struct UploadProgress {
     /// Percent done, 0 to 100.
     pub progress: u8,
@@ -58,132 +73,101 @@ pub struct UploadFileSuccess {
     pub profile: Profile,
 }
 
-type ProgressFn = Box<dyn FnMut(&UploadProgress) + Send>;
-
-/// The options of [`Client::upload_file`].
+/// The handle of an upload (`UploadTask`): abort the call, wait for its result, or
+/// drop it (the call goes on and its callbacks still run).
+///
+/// `Send + Sync`: another thread may abort a call that this one waits for.
 ///
 /// ```
-/// let o = wxnet::UploadFileOptions::new("https://up.example.com/u", "/tmp/photo.jpg", "file")
-///     .form_data("user", "42")
-///     .header("x-token", "t");
-/// assert_eq!(o.url(), "https://up.example.com/u");
+/// use std::sync::Arc;
+/// # mod doc { include!(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/doctest/server.rs")); }
+/// // A server that accepts the connection and never answers.
+/// let (url, _server) = doc::silent();
+/// let client = wxnet::Client::builder().skip_domain_check(true).build()?;
+/// let task = Arc::new(client.upload_file(wxnet::UploadFileOptions::new(url, "Cargo.toml", "f")));
+/// let other = task.clone();
+/// std::thread::spawn(move || other.abort()).join().unwrap();
+/// let task = Arc::into_inner(task).unwrap();
+/// assert_eq!(task.wait().unwrap_err().kind(), wxnet::ErrorKind::Abort);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
-pub struct UploadFileOptions {
-    url: String,
-    file_path: PathBuf,
-    name: String,
-    header: Vec<(String, String)>,
-    form_data: Vec<(String, String)>,
-    timeout: Option<Duration>,
-    on_progress_update: Option<ProgressFn>,
-    on_headers_received: Option<http::HeadersFn>,
-    callbacks: Callbacks<UploadFileSuccess>,
+pub struct UploadTask {
+    handle: CallHandle<PreparedUpload>,
 }
 
-impl std::fmt::Debug for UploadFileOptions {
+impl std::fmt::Debug for UploadTask {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("UploadFileOptions")
-            .field("url", &self.url)
-            .field("file_path", &self.file_path)
-            .field("name", &self.name)
-            .field("header", &self.header)
-            .field("form_data", &self.form_data)
-            .field("timeout", &self.timeout)
-            .finish_non_exhaustive()
+        f.debug_struct("UploadTask")
+            .field("finished", &self.handle.is_finished())
+            .finish()
     }
 }
 
-crate::options::call_setters!(
-    UploadFileOptions,
-    new: "wxnet::UploadFileOptions::new(\"https://up.example.com/u\", \"a.jpg\", \"file\")",
-    network_timeout: "upload_file",
-    success: UploadFileSuccess
-);
-
-impl UploadFileOptions {
-    /// Upload the file at `file_path` to `url` as the multipart field
-    /// `name`.
+impl UploadTask {
+    /// Abort the call: it fails with `uploadFile:fail abort` (errno 1)
+    /// promptly, whether queued or in flight, even while a read is
+    /// blocked. Does nothing once the call has ended.
     ///
     /// ```
-    /// let o = wxnet::UploadFileOptions::new("https://up.example.com/u", "a.txt", "f");
-    /// assert_eq!(o.file_path(), std::path::Path::new("a.txt"));
-    /// ```
-    pub fn new(
-        url: impl Into<String>,
-        file_path: impl Into<PathBuf>,
-        name: impl Into<String>,
-    ) -> Self {
-        UploadFileOptions {
-            url: url.into(),
-            file_path: file_path.into(),
-            name: name.into(),
-            header: Vec::new(),
-            form_data: Vec::new(),
-            timeout: None,
-            on_progress_update: None,
-            on_headers_received: None,
-            callbacks: Callbacks::default(),
-        }
-    }
-
-    /// The URL.
-    ///
-    /// ```
-    /// assert_eq!(wxnet::UploadFileOptions::new("https://u.a.com/", "f", "n").url(), "https://u.a.com/");
-    /// ```
-    pub fn url(&self) -> &str {
-        &self.url
-    }
-
-    /// The file to upload.
-    ///
-    /// ```
-    /// assert_eq!(wxnet::UploadFileOptions::new("https://u.a.com/", "f", "n").file_path().to_str(), Some("f"));
-    /// ```
-    pub fn file_path(&self) -> &Path {
-        &self.file_path
-    }
-
-    /// Add a form field sent before the file (`formData`). Defaults to
-    /// none.
-    ///
-    /// ```
-    /// let o = wxnet::UploadFileOptions::new("https://u.a.com/", "f", "n").form_data("k", "v");
-    /// assert!(format!("{o:?}").contains("\"k\""));
-    /// ```
-    pub fn form_data(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
-        self.form_data.push((name.into(), value.into()));
-        self
-    }
-
-    /// Called as the body is sent; see [`UploadProgress`].
-    ///
-    /// ```
-    /// let o = wxnet::UploadFileOptions::new("https://u.a.com/", "f", "n")
-    ///     .on_progress_update(|p: &wxnet::UploadProgress| assert!(p.progress <= 100));
-    /// # drop(o);
-    /// ```
-    pub fn on_progress_update(mut self, f: impl FnMut(&UploadProgress) + Send + 'static) -> Self {
-        self.on_progress_update = Some(Box::new(f));
-        self
-    }
-}
-
-crate::client::task_handle!(
-    /// The handle of an upload (`UploadTask`).
-    ///
-    /// ```no_run
-    /// let client = wxnet::Client::builder().upload_domains(["https://up.example.com"]).build()?;
-    /// let task = client.upload_file(wxnet::UploadFileOptions::new("https://up.example.com/u", "big.bin", "file"));
+    /// # mod doc { include!(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/doctest/server.rs")); }
+    /// // A server that accepts the connection and never answers.
+    /// let (url, _server) = doc::silent();
+    /// let client = wxnet::Client::builder().skip_domain_check(true).build()?;
+    /// let task = client.upload_file(wxnet::UploadFileOptions::new(url, "Cargo.toml", "f"));
     /// task.abort();
-    /// assert_eq!(task.wait().unwrap_err().err_msg(), "uploadFile:fail abort");
-    /// # Ok::<(), wxnet::Error>(())
+    /// let e = task.wait().unwrap_err();
+    /// assert_eq!(e.kind(), wxnet::ErrorKind::Abort);
+    /// assert_eq!(e.err_msg(), "uploadFile:fail abort");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    UploadTask,
-    UploadWork,
-    UploadFileSuccess,
-    refused: "client.upload_file(wxnet::UploadFileOptions::new(\"https://up.example.com/\", \"Cargo.toml\", \"f\"))"
-);
+    pub fn abort(&self) {
+        self.handle.abort();
+    }
+
+    /// Block until the call ends and return its result, after its
+    /// callbacks have run. Called right after the call was made, with
+    /// one of the 10 worker slots free, it runs the call on this thread
+    /// (still counted among the 10) instead of handing it to a worker and
+    /// waiting to be woken.
+    ///
+    /// ```
+    /// use std::sync::atomic::{AtomicBool, Ordering};
+    /// use std::sync::Arc;
+    /// let client = wxnet::Client::builder().upload_domains(["https://a.example.com"]).build()?;
+    /// let completed = Arc::new(AtomicBool::new(false));
+    /// let done = completed.clone();
+    /// // Not in the domain list: the call fails before any traffic.
+    /// let options = wxnet::UploadFileOptions::new("https://b.example.com/", "Cargo.toml", "f")
+    ///     .complete(move || done.store(true, Ordering::SeqCst));
+    /// let e = client.upload_file(options).wait().unwrap_err();
+    /// assert_eq!(e.errno(), 600002);
+    /// assert!(completed.load(Ordering::SeqCst));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn wait(self) -> Result<UploadFileSuccess> {
+        self.handle.wait()
+    }
+
+    /// Whether the call has ended (its callbacks have run).
+    ///
+    /// ```
+    /// # mod doc { include!(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/doctest/server.rs")); }
+    /// let (url, _server) = doc::silent();
+    /// let client = wxnet::Client::builder().skip_domain_check(true).build()?;
+    /// let pending = client.upload_file(wxnet::UploadFileOptions::new(url, "Cargo.toml", "f"));
+    /// assert!(!pending.is_finished()); // the server never answers
+    /// pending.abort();
+    ///
+    /// let strict = wxnet::Client::builder().build()?;
+    /// let options = wxnet::UploadFileOptions::new("https://b.example.com/", "Cargo.toml", "f");
+    /// let refused = strict.upload_file(options);
+    /// assert!(refused.is_finished());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn is_finished(&self) -> bool {
+        self.handle.is_finished()
+    }
+}
 
 impl Client {
     /// Upload a file (`wx.uploadFile`): a multipart/form-data POST with
@@ -193,25 +177,40 @@ impl Client {
     /// A missing file fails with `uploadFile:fail file not found` before
     /// any network traffic.
     ///
-    /// ```no_run
-    /// let client = wxnet::Client::builder().upload_domains(["https://up.example.com"]).build()?;
-    /// let res = client
-    ///     .upload_file(wxnet::UploadFileOptions::new("https://up.example.com/avatar", "me.jpg", "file")
-    ///         .form_data("user", "42")
-    ///         .on_progress_update(|p| println!("{}%", p.progress)))
-    ///     .wait()?;
-    /// println!("{} {}", res.status_code, res.data);
-    /// # Ok::<(), wxnet::Error>(())
+    /// ```
+    /// use std::sync::mpsc;
+    /// # mod doc { include!(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/doctest/server.rs")); }
+    /// // A loopback server that records the request and answers 200 "ok".
+    /// let (url, request) = doc::serve_once("HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok");
+    /// // `skip_domain_check` lets the example use plain HTTP to 127.0.0.1.
+    /// let client = wxnet::Client::builder().skip_domain_check(true).build()?;
+    /// let file = concat!(env!("CARGO_MANIFEST_DIR"), "/Cargo.toml");
+    /// let (tx, percents) = mpsc::channel();
+    /// let options = wxnet::UploadFileOptions::new(url, file, "file")
+    ///     .form_data("user", "42")
+    ///     .on_progress_update(move |p| tx.send(p.progress).unwrap());
+    /// let res = client.upload_file(options).wait()?;
+    /// assert_eq!((res.status_code, res.data.as_str()), (200, "ok"));
+    /// assert_eq!(percents.try_iter().last(), Some(100));
+    /// let sent = request.recv()?;
+    /// assert!(sent.starts_with("POST / HTTP/1.1\r\n"));
+    /// assert!(sent.contains("content-type: multipart/form-data; boundary="));
+    /// assert!(sent.contains(&std::fs::read_to_string(file)?));
+    ///
+    /// let options = wxnet::UploadFileOptions::new("http://127.0.0.1:9/", "no-such-file", "file");
+    /// let e = client.upload_file(options).wait().unwrap_err();
+    /// assert_eq!(e.err_msg(), "uploadFile:fail file not found");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn upload_file(&self, options: UploadFileOptions) -> UploadTask {
         UploadTask {
-            handle: self.start(ApiKind::UploadFile, options, UploadWork::prepare),
+            handle: self.start(ApiKind::UploadFile, options, PreparedUpload::prepare),
         }
     }
 }
 
 /// Everything a worker needs to run one upload.
-pub(crate) struct UploadWork {
+pub(crate) struct PreparedUpload {
     engine: Arc<Engine>,
     url: url::Url,
     path: PathBuf,
@@ -221,8 +220,8 @@ pub(crate) struct UploadWork {
     on_headers: Option<http::HeadersFn>,
 }
 
-impl UploadWork {
-    fn prepare(engine: &Arc<Engine>, o: UploadFileOptions) -> Result<UploadWork> {
+impl PreparedUpload {
+    fn prepare(engine: &Arc<Engine>, o: UploadFileOptions) -> Result<PreparedUpload> {
         let target = engine.policy.check(ApiKind::UploadFile, &o.url)?;
         let meta = std::fs::metadata(&o.file_path).map_err(|e| Error::from_file_io(API, e))?;
         if !meta.is_file() {
@@ -245,7 +244,7 @@ impl UploadWork {
         headers.push(("content-type".into(), multipart.content_type()));
         let mut url = target.url;
         url.set_fragment(None);
-        Ok(UploadWork {
+        Ok(PreparedUpload {
             engine: engine.clone(),
             url,
             path: o.file_path,
@@ -283,7 +282,7 @@ struct Counting<R> {
     inner: R,
     done: u64,
     sent: Arc<Mutex<Sent>>,
-    ctl: Option<Arc<JobCtl>>,
+    ctl: Option<Arc<CallCtl>>,
 }
 
 impl<R: Read> Read for Counting<R> {
@@ -309,10 +308,10 @@ impl<R: Read> Read for Counting<R> {
     }
 }
 
-impl Work for UploadWork {
+impl PreparedCall for PreparedUpload {
     type Output = UploadFileSuccess;
 
-    fn run(mut self, ctl: &Arc<JobCtl>) -> Result<UploadFileSuccess> {
+    fn run(mut self, ctl: &Arc<CallCtl>) -> Result<UploadFileSuccess> {
         let total = self.multipart.len();
         let sent = Arc::new(Mutex::new(Sent {
             throttle: Throttle::new(Some(total)),
@@ -327,7 +326,7 @@ impl Work for UploadWork {
                     inner: multipart.reader(io::BufReader::with_capacity(32 * 1024, file)),
                     done: 0,
                     sent: sent.clone(),
-                    ctl: job::current(),
+                    ctl: call::current(),
                 }))
             }
         };

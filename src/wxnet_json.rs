@@ -12,7 +12,9 @@
 //!     "downloadFile": ["https://dl.example.com"],
 //!     "socket": ["wss://ws.example.com"]
 //!   },
-//!   "networkTimeout": { "request": 10000, "connectSocket": 10000, "uploadFile": 60000, "downloadFile": 60000 },
+//!   "networkTimeout": {
+//!     "request": 10000, "connectSocket": 10000, "uploadFile": 60000, "downloadFile": 60000
+//!   },
 //!   "resolve": { "api.example.com": "10.0.0.5:443" },
 //!   "rootCertificates": ["certs/private-ca.pem"],
 //!   "skipDomainCheck": false
@@ -140,71 +142,13 @@ impl ClientBuilder {
             .map(|v| string(v, "version"))
             .transpose()?;
         if let Some(v) = obj.get("envVersion") {
-            b = b.env_version(match string(v, "envVersion")? {
-                "develop" => EnvVersion::Develop,
-                "trial" => EnvVersion::Trial,
-                "devtools" => EnvVersion::DevTools,
-                "release" => EnvVersion::Release(
-                    version
-                        .ok_or_else(|| {
-                            bad("version", "is required when envVersion is \"release\"")
-                        })?
-                        .to_owned(),
-                ),
-                _ => {
-                    return Err(bad(
-                        "envVersion",
-                        "must be one of \"develop\", \"trial\", \"devtools\", \"release\"",
-                    ));
-                }
-            });
+            b = b.env_version(env_version(v, version)?);
         }
         if let Some(v) = obj.get("domains") {
-            let d = object(v, "domains")?;
-            only_keys(
-                d,
-                "domains.",
-                &["request", "uploadFile", "downloadFile", "socket"],
-            )?;
-            let list = |k: &str| -> Result<Vec<String>> {
-                d.get(k)
-                    .map_or(Ok(Vec::new()), |v| strings(v, &format!("domains.{k}")))
-            };
-            b = b
-                .request_domains(list("request")?)
-                .upload_domains(list("uploadFile")?)
-                .download_domains(list("downloadFile")?)
-                .socket_domains(list("socket")?);
+            b = domains(b, v)?;
         }
         if let Some(v) = obj.get("networkTimeout") {
-            let t = object(v, "networkTimeout")?;
-            only_keys(
-                t,
-                "networkTimeout.",
-                &["request", "connectSocket", "uploadFile", "downloadFile"],
-            )?;
-            let ms = |k: &str, default: Duration| -> Result<Duration> {
-                match t.get(k) {
-                    None => Ok(default),
-                    Some(v) => v
-                        .as_u64()
-                        .filter(|&n| n > 0)
-                        .map(Duration::from_millis)
-                        .ok_or_else(|| {
-                            bad(
-                                &format!("networkTimeout.{k}"),
-                                "must be a positive whole number of milliseconds",
-                            )
-                        }),
-                }
-            };
-            let d = NetworkTimeout::default();
-            b = b.network_timeout(NetworkTimeout {
-                request: ms("request", d.request)?,
-                connect_socket: ms("connectSocket", d.connect_socket)?,
-                upload_file: ms("uploadFile", d.upload_file)?,
-                download_file: ms("downloadFile", d.download_file)?,
-            });
+            b = b.network_timeout(network_timeout(v)?);
         }
         if let Some(v) = obj.get("resolve") {
             for (host, addr) in object(v, "resolve")? {
@@ -235,6 +179,76 @@ impl ClientBuilder {
         }
         Ok(b)
     }
+}
+
+/// `envVersion`, with `version` for a release.
+fn env_version(v: &Value, version: Option<&str>) -> Result<EnvVersion> {
+    Ok(match string(v, "envVersion")? {
+        "develop" => EnvVersion::Develop,
+        "trial" => EnvVersion::Trial,
+        "devtools" => EnvVersion::DevTools,
+        "release" => EnvVersion::Release(
+            version
+                .ok_or_else(|| bad("version", "is required when envVersion is \"release\""))?
+                .to_owned(),
+        ),
+        _ => {
+            return Err(bad(
+                "envVersion",
+                "must be one of \"develop\", \"trial\", \"devtools\", \"release\"",
+            ));
+        }
+    })
+}
+
+/// `domains`: the four lists, each replacing the builder's.
+fn domains(b: ClientBuilder, v: &Value) -> Result<ClientBuilder> {
+    let d = object(v, "domains")?;
+    only_keys(
+        d,
+        "domains.",
+        &["request", "uploadFile", "downloadFile", "socket"],
+    )?;
+    let list = |k: &str| -> Result<Vec<String>> {
+        d.get(k)
+            .map_or(Ok(Vec::new()), |v| strings(v, &format!("domains.{k}")))
+    };
+    Ok(b.request_domains(list("request")?)
+        .upload_domains(list("uploadFile")?)
+        .download_domains(list("downloadFile")?)
+        .socket_domains(list("socket")?))
+}
+
+/// `networkTimeout`: milliseconds per API, the default for those left out.
+fn network_timeout(v: &Value) -> Result<NetworkTimeout> {
+    let t = object(v, "networkTimeout")?;
+    only_keys(
+        t,
+        "networkTimeout.",
+        &["request", "connectSocket", "uploadFile", "downloadFile"],
+    )?;
+    let ms = |k: &str, default: Duration| -> Result<Duration> {
+        match t.get(k) {
+            None => Ok(default),
+            Some(v) => v
+                .as_u64()
+                .filter(|&n| n > 0)
+                .map(Duration::from_millis)
+                .ok_or_else(|| {
+                    bad(
+                        &format!("networkTimeout.{k}"),
+                        "must be a positive whole number of milliseconds",
+                    )
+                }),
+        }
+    };
+    let d = NetworkTimeout::default();
+    Ok(NetworkTimeout {
+        request: ms("request", d.request)?,
+        connect_socket: ms("connectSocket", d.connect_socket)?,
+        upload_file: ms("uploadFile", d.upload_file)?,
+        download_file: ms("downloadFile", d.download_file)?,
+    })
 }
 
 #[cfg(test)]

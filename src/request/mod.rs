@@ -1,0 +1,289 @@
+//! `wx.request`: the method ([`method`]), the options ([`options`]), the
+//! response and result ([`response`]), the task handle, and the prepared
+//! call a worker runs.
+
+use std::io::Read;
+use std::sync::Arc;
+use std::time::Instant;
+
+use serde_json::Value;
+
+use crate::call::{CallCtl, CallHandle, PreparedCall};
+use crate::charset;
+use crate::client::{Client, Engine};
+use crate::data::{RequestData, append_query, form_pairs};
+use crate::error::{Api, ErrorKind, Result};
+use crate::http::{self, Exchange, build_headers, find_header};
+use crate::policy::ApiKind;
+use crate::profile::Profile;
+
+mod method;
+mod options;
+mod response;
+
+pub use method::Method;
+use options::ChunkFn;
+pub use options::RequestOptions;
+pub use response::{
+    DataType, HeadersReceived, Redirect, RequestSuccess, ResponseData, ResponseType,
+};
+
+const API: Api = Api::Request;
+
+/// The handle of a request (`RequestTask`): abort the call, wait for its result, or
+/// drop it (the call goes on and its callbacks still run).
+///
+/// `Send + Sync`: another thread may abort a call that this one waits for.
+///
+/// ```
+/// use std::sync::Arc;
+/// # mod doc { include!(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/doctest/server.rs")); }
+/// // A server that accepts the connection and never answers.
+/// let (url, _server) = doc::silent();
+/// let client = wxnet::Client::builder().skip_domain_check(true).build()?;
+/// let task = Arc::new(client.request(wxnet::RequestOptions::new(url)));
+/// let other = task.clone();
+/// std::thread::spawn(move || other.abort()).join().unwrap();
+/// let task = Arc::into_inner(task).unwrap();
+/// assert_eq!(task.wait().unwrap_err().kind(), wxnet::ErrorKind::Abort);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub struct RequestTask {
+    handle: CallHandle<PreparedRequest>,
+}
+
+impl std::fmt::Debug for RequestTask {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RequestTask")
+            .field("finished", &self.handle.is_finished())
+            .finish()
+    }
+}
+
+impl RequestTask {
+    /// Abort the call: it fails with `request:fail abort` (errno 1)
+    /// promptly, whether queued or in flight, even while a read is
+    /// blocked. Does nothing once the call has ended.
+    ///
+    /// ```
+    /// # mod doc { include!(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/doctest/server.rs")); }
+    /// // A server that accepts the connection and never answers.
+    /// let (url, _server) = doc::silent();
+    /// let client = wxnet::Client::builder().skip_domain_check(true).build()?;
+    /// let task = client.request(wxnet::RequestOptions::new(url));
+    /// task.abort();
+    /// let e = task.wait().unwrap_err();
+    /// assert_eq!(e.kind(), wxnet::ErrorKind::Abort);
+    /// assert_eq!(e.err_msg(), "request:fail abort");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn abort(&self) {
+        self.handle.abort();
+    }
+
+    /// Block until the call ends and return its result, after its
+    /// callbacks have run. Called right after the call was made, with
+    /// one of the 10 worker slots free, it runs the call on this thread
+    /// (still counted among the 10) instead of handing it to a worker and
+    /// waiting to be woken.
+    ///
+    /// ```
+    /// use std::sync::atomic::{AtomicBool, Ordering};
+    /// use std::sync::Arc;
+    /// let client = wxnet::Client::builder().request_domains(["https://a.example.com"]).build()?;
+    /// let completed = Arc::new(AtomicBool::new(false));
+    /// let done = completed.clone();
+    /// // Not in the domain list: the call fails before any traffic.
+    /// let options = wxnet::RequestOptions::new("https://b.example.com/")
+    ///     .complete(move || done.store(true, Ordering::SeqCst));
+    /// let e = client.request(options).wait().unwrap_err();
+    /// assert_eq!(e.errno(), 600002);
+    /// assert!(completed.load(Ordering::SeqCst));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn wait(self) -> Result<RequestSuccess> {
+        self.handle.wait()
+    }
+
+    /// Whether the call has ended (its callbacks have run).
+    ///
+    /// ```
+    /// # mod doc { include!(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/doctest/server.rs")); }
+    /// let (url, _server) = doc::silent();
+    /// let client = wxnet::Client::builder().skip_domain_check(true).build()?;
+    /// let pending = client.request(wxnet::RequestOptions::new(url));
+    /// assert!(!pending.is_finished()); // the server never answers
+    /// pending.abort();
+    ///
+    /// let strict = wxnet::Client::builder().build()?;
+    /// assert!(strict.request(wxnet::RequestOptions::new("https://b.example.com/")).is_finished());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn is_finished(&self) -> bool {
+        self.handle.is_finished()
+    }
+}
+
+impl Client {
+    /// Make a request (`wx.request`). Returns at once; the call runs on a
+    /// worker, or on the thread that calls [`RequestTask::wait`] right
+    /// away when one of the 10 slots is free (no hand-off between
+    /// threads). Use `wait` for the result, or the callbacks.
+    ///
+    /// A call the policy refuses, or one that cannot be queued, fails
+    /// before this returns (its `fail` and `complete` run on this thread).
+    ///
+    /// ```
+    /// use serde_json::json;
+    /// # mod doc { include!(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/doctest/server.rs")); }
+    /// // A loopback server that records the request and answers with JSON.
+    /// let (url, request) = doc::serve_once(
+    ///     "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 11\r\n\r\n\
+    ///      {\"items\":3}",
+    /// );
+    /// // `skip_domain_check` lets the example use plain HTTP to 127.0.0.1.
+    /// let client = wxnet::Client::builder().skip_domain_check(true).build()?;
+    /// let options = wxnet::RequestOptions::new(format!("{url}items")).data(json!({"page": 1}));
+    /// let res = client.request(options).wait()?;
+    /// assert_eq!(res.status_code, 200);
+    /// assert_eq!(res.data.as_json().unwrap()["items"], 3);
+    /// assert!(request.recv()?.starts_with("GET /items?page=1 HTTP/1.1\r\n"));
+    ///
+    /// // Refused by the domain list: over before `request` returns.
+    /// let strict = wxnet::Client::builder().request_domains(["https://api.a.com"]).build()?;
+    /// assert!(strict.request(wxnet::RequestOptions::new("https://b.com/")).is_finished());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn request(&self, options: RequestOptions) -> RequestTask {
+        RequestTask {
+            handle: self.start(ApiKind::Request, options, PreparedRequest::prepare),
+        }
+    }
+}
+
+/// Everything a worker needs to run one request.
+pub(crate) struct PreparedRequest {
+    engine: Arc<Engine>,
+    method: Method,
+    url: url::Url,
+    headers: Vec<(String, String)>,
+    body: Option<Vec<u8>>,
+    data_type: DataType,
+    response_type: ResponseType,
+    chunked: bool,
+    manual_redirect: bool,
+    on_headers: Option<http::HeadersFn>,
+    on_chunk: Option<ChunkFn>,
+}
+
+impl PreparedRequest {
+    /// Check the URL and turn the options into the request to send; runs
+    /// on the caller's thread so refusals are immediate.
+    fn prepare(engine: &Arc<Engine>, o: RequestOptions) -> Result<PreparedRequest> {
+        let target = engine.policy.check(ApiKind::Request, &o.url)?;
+        let mut url = target.url;
+        url.set_fragment(None);
+        let headers = build_headers(API, engine, &o.header, Some("application/json"))?;
+        let content_type = find_header(&headers, "content-type").unwrap_or("");
+        let form = content_type
+            .to_ascii_lowercase()
+            .contains("application/x-www-form-urlencoded");
+        let body = match (o.method, o.data) {
+            (_, None) => None,
+            (Method::Get, Some(RequestData::Json(v @ (Value::Object(_) | Value::Array(_))))) => {
+                append_query(&mut url, &form_pairs(&v));
+                None
+            }
+            (Method::Get, Some(RequestData::Json(Value::String(s))))
+            | (Method::Get, Some(RequestData::Text(s))) => {
+                append_query(&mut url, &s);
+                None
+            }
+            (_, Some(RequestData::Json(Value::String(s)))) => Some(s.into_bytes()),
+            (_, Some(RequestData::Json(v @ (Value::Object(_) | Value::Array(_))))) if form => {
+                Some(form_pairs(&v).into_bytes())
+            }
+            (_, Some(RequestData::Json(v))) => Some(v.to_string().into_bytes()),
+            (_, Some(RequestData::Text(s))) => Some(s.into_bytes()),
+            (_, Some(RequestData::Bytes(b))) => Some(b),
+        };
+        Ok(PreparedRequest {
+            engine: engine.clone(),
+            method: o.method,
+            url,
+            headers,
+            body,
+            data_type: o.data_type,
+            response_type: o.response_type,
+            chunked: o.enable_chunked,
+            manual_redirect: o.redirect == Redirect::Manual,
+            on_headers: o.on_headers_received,
+            on_chunk: o.on_chunk_received,
+        })
+    }
+}
+
+/// Size of the pieces handed to `on_chunk_received`.
+const CHUNK: usize = 16 * 1024;
+
+impl PreparedCall for PreparedRequest {
+    type Output = RequestSuccess;
+
+    fn run(mut self, ctl: &Arc<CallCtl>) -> Result<RequestSuccess> {
+        let engine = self.engine.clone();
+        let exchange = Exchange {
+            method: self.method,
+            url: &self.url,
+            headers: &self.headers,
+            body: match &self.body {
+                Some(b) => http::Payload::Bytes(b),
+                None => http::Payload::None,
+            },
+            manual_redirect: self.manual_redirect,
+        };
+        let http::Sent {
+            response,
+            redirects,
+        } = http::send(&engine, ctl, &exchange)?;
+        let (status_code, header, cookies) = http::head(&response, self.on_headers.take());
+        let mut body = response.into_body();
+        let raw = if self.chunked {
+            let mut reader = body.with_config().limit(u64::MAX).reader();
+            let mut buf = vec![0u8; CHUNK];
+            loop {
+                let n = reader.read(&mut buf).map_err(|e| http::map_io(ctl, e))?;
+                if n == 0 {
+                    break;
+                }
+                if let Some(f) = self.on_chunk.as_mut() {
+                    f(&buf[..n]);
+                }
+            }
+            Vec::new()
+        } else {
+            http::read_capped(ctl, &mut body, engine.max_response_size)?
+        };
+        ctl.trace().response_end = Some(Instant::now());
+        let data = match self.response_type {
+            ResponseType::ArrayBuffer => ResponseData::Bytes(raw),
+            ResponseType::Text => {
+                let text = charset::decode_text(raw, header.get("content-type"))
+                    .map_err(|()| ctl.error(ErrorKind::ConvertFailed))?;
+                match self.data_type {
+                    DataType::Json => match serde_json::from_str(&text) {
+                        Ok(v) => ResponseData::Json(v),
+                        Err(_) => ResponseData::Text(text),
+                    },
+                    DataType::Other => ResponseData::Text(text),
+                }
+            }
+        };
+        Ok(RequestSuccess {
+            data,
+            status_code,
+            header,
+            cookies,
+            profile: Profile::from_ctl(ctl, redirects),
+        })
+    }
+}
