@@ -131,6 +131,7 @@ pub mod fuzzing;
 mod header;
 mod http;
 mod job;
+mod listener;
 mod multipart;
 mod options;
 mod policy;
@@ -151,6 +152,7 @@ pub use download::{DownloadFileOptions, DownloadFileSuccess, DownloadProgress, D
 pub use error::{Api, Error, ErrorKind, Result};
 pub use header::Header;
 pub use http::Method;
+pub use listener::ListenerId;
 pub use policy::ApiKind;
 pub use profile::Profile;
 pub use request::{
