@@ -588,3 +588,128 @@ fn skip_domain_check_allows_plain_ws_to_an_ip() {
         );
     });
 }
+
+#[test]
+fn several_listeners_hear_each_message_and_off_removes_one_or_all() {
+    watchdog(Duration::from_secs(10), || {
+        let (_server, client) = echo();
+        let task = client.connect_socket(ConnectSocketOptions::new(format!("{WS}/")));
+        task.wait_open(SECS).unwrap();
+        let (tx, rx) = mpsc::channel();
+        let listener = |name: &'static str| {
+            let tx = Mutex::new(tx.clone());
+            move |m: &SocketMessage| tx.lock().unwrap().send((name, m.clone())).unwrap()
+        };
+        let a = task.on_message(listener("a"));
+        let b = task.on_message(listener("b"));
+        assert_ne!(a, b);
+        task.send("1".into()).unwrap();
+        let got = [rx.recv_timeout(SECS).unwrap(), rx.recv_timeout(SECS).unwrap()];
+        assert_eq!(got, [("a", "1".into()), ("b", "1".into())]);
+
+        assert!(task.off_message(Some(a)));
+        assert!(!task.off_message(Some(a)));
+        task.send("2".into()).unwrap();
+        assert_eq!(rx.recv_timeout(SECS).unwrap(), ("b", "2".into()));
+
+        assert!(task.off_message(None));
+        task.send("3".into()).unwrap();
+        // Without listeners the message is kept for recv again.
+        assert_eq!(task.recv(SECS).unwrap(), Some("3".into()));
+        assert!(rx.try_recv().is_err());
+    });
+}
+
+#[test]
+fn late_listeners_get_the_kept_open_and_close_once_on_a_library_thread() {
+    watchdog(Duration::from_secs(10), || {
+        let (_server, client) = echo();
+        let task = client.connect_socket(ConnectSocketOptions::new(format!("{WS}/")));
+        task.wait_open(SECS).unwrap();
+        let (_, closed) = record(&task);
+        task.close(1000, "bye").unwrap();
+        closed.recv_timeout(SECS).unwrap();
+
+        let me = std::thread::current().id();
+        let (tx, rx) = mpsc::channel();
+        for name in ["x", "y"] {
+            let t = Mutex::new(tx.clone());
+            task.on_open(move |_| {
+                let on = std::thread::current().id();
+                t.lock().unwrap().send((name, "open".to_owned(), on)).unwrap()
+            });
+            let t = Mutex::new(tx.clone());
+            task.on_close(move |c| {
+                let on = std::thread::current().id();
+                t.lock().unwrap().send((name, format!("close {}", c.code), on)).unwrap()
+            });
+        }
+        let mut got: Vec<_> = (0..4).map(|_| rx.recv_timeout(SECS).unwrap()).collect();
+        assert!(got.iter().all(|(_, _, on)| *on != me), "ran on the caller's thread");
+        // Each listener's events in order: open before close.
+        for name in ["x", "y"] {
+            let mine: Vec<_> = got.iter().filter(|g| g.0 == name).map(|g| &g.1).collect();
+            assert_eq!(mine, ["open", "close 1000"], "{name}");
+        }
+        // Exactly once.
+        assert!(rx.recv_timeout(Duration::from_millis(200)).is_err());
+    });
+}
+
+#[test]
+fn a_listener_can_register_and_remove_listeners_from_inside_its_call() {
+    watchdog(Duration::from_secs(10), || {
+        let (_server, client) = echo();
+        let task = client.connect_socket(ConnectSocketOptions::new(format!("{WS}/")));
+        let (tx, rx) = mpsc::channel();
+        let tx = Mutex::new(tx);
+        let inner = task.clone();
+        task.on_open(move |_| {
+            let tx = Mutex::new(tx.lock().unwrap().clone());
+            let id = inner.on_message(move |m| tx.lock().unwrap().send(m.clone()).unwrap());
+            inner.send("from the open listener".into()).unwrap();
+            // Adding and removing from inside a call neither deadlocks nor
+            // loses the listener that stays.
+            let gone = inner.on_close(|_| {});
+            assert!(inner.off_close(Some(gone)));
+            assert_ne!(id, gone);
+        });
+        assert_eq!(
+            rx.recv_timeout(SECS).unwrap(),
+            SocketMessage::Text("from the open listener".into())
+        );
+    });
+}
+
+#[test]
+fn messages_past_the_kept_cap_wait_in_the_network_and_none_is_lost() {
+    watchdog(Duration::from_secs(10), || {
+        // 3 MiB in 300 messages: more than is kept for recv at once.
+        let (_server, client) = server(|mut ws, _| {
+            for i in 0..300u32 {
+                let mut body = vec![0u8; 10 * 1024];
+                body[..4].copy_from_slice(&i.to_be_bytes());
+                ws.send(Message::Binary(body.into())).unwrap();
+            }
+            while ws.read().is_ok() {}
+        });
+        let task = client.connect_socket(ConnectSocketOptions::new(format!("{WS}/")));
+        task.wait_open(SECS).unwrap();
+        for i in 0..150u32 {
+            let Some(SocketMessage::Binary(b)) = task.recv(SECS).unwrap() else {
+                panic!("message {i} missing");
+            };
+            assert_eq!(b[..4], i.to_be_bytes());
+        }
+        // The rest goes to a listener registered now, in order.
+        let (tx, rx) = mpsc::channel();
+        let tx = Mutex::new(tx);
+        task.on_message(move |m| tx.lock().unwrap().send(m.clone()).unwrap());
+        for i in 150..300u32 {
+            let SocketMessage::Binary(b) = rx.recv_timeout(SECS).unwrap() else {
+                panic!("message {i} not binary");
+            };
+            assert_eq!(b[..4], i.to_be_bytes());
+        }
+    });
+}
