@@ -158,16 +158,22 @@ fn a_sixth_socket_fails_and_a_closed_one_frees_its_slot() {
         }
         let fails = Arc::new(AtomicUsize::new(0));
         let f = fails.clone();
-        let sixth =
-            client.connect_socket(ConnectSocketOptions::new(format!("{WS}/")).fail(move |e| {
-                assert_eq!(
-                    e.err_msg(),
-                    "connectSocket:fail exceed max concurrent count"
-                );
-                f.fetch_add(1, Ordering::SeqCst);
-            }));
-        assert_eq!(fails.load(Ordering::SeqCst), 1);
+        let (done_tx, done_rx) = mpsc::channel();
+        let sixth = client.connect_socket(
+            ConnectSocketOptions::new(format!("{WS}/"))
+                .fail(move |e| {
+                    assert_eq!(
+                        e.err_msg(),
+                        "connectSocket:fail exceed max concurrent count"
+                    );
+                    f.fetch_add(1, Ordering::SeqCst);
+                })
+                .complete(move || done_tx.send(()).unwrap()),
+        );
+        // Refused at once; the callbacks follow on a library thread.
         assert_eq!(sixth.ready_state(), ReadyState::Closed);
+        done_rx.recv_timeout(SECS).unwrap();
+        assert_eq!(fails.load(Ordering::SeqCst), 1);
         let (_, closed) = record(&tasks[0]);
         tasks[0].close(1000, "").unwrap();
         closed.recv_timeout(SECS).unwrap();
@@ -556,8 +562,8 @@ fn refused_urls_fail_at_once() {
         let task = client.connect_socket(
             ConnectSocketOptions::new(url).fail(move |e| tx.send(e.err_msg().to_owned()).unwrap()),
         );
-        assert_eq!(rx.try_recv().unwrap(), msg);
         assert_eq!(task.ready_state(), ReadyState::Closed);
+        assert_eq!(rx.recv_timeout(SECS).unwrap(), msg);
     }
     assert_eq!(server.connections_accepted(), 0);
 }
@@ -604,7 +610,10 @@ fn several_listeners_hear_each_message_and_off_removes_one_or_all() {
         let b = task.on_message(listener("b"));
         assert_ne!(a, b);
         task.send("1".into()).unwrap();
-        let got = [rx.recv_timeout(SECS).unwrap(), rx.recv_timeout(SECS).unwrap()];
+        let got = [
+            rx.recv_timeout(SECS).unwrap(),
+            rx.recv_timeout(SECS).unwrap(),
+        ];
         assert_eq!(got, [("a", "1".into()), ("b", "1".into())]);
 
         assert!(task.off_message(Some(a)));
@@ -636,16 +645,25 @@ fn late_listeners_get_the_kept_open_and_close_once_on_a_library_thread() {
             let t = Mutex::new(tx.clone());
             task.on_open(move |_| {
                 let on = std::thread::current().id();
-                t.lock().unwrap().send((name, "open".to_owned(), on)).unwrap()
+                t.lock()
+                    .unwrap()
+                    .send((name, "open".to_owned(), on))
+                    .unwrap()
             });
             let t = Mutex::new(tx.clone());
             task.on_close(move |c| {
                 let on = std::thread::current().id();
-                t.lock().unwrap().send((name, format!("close {}", c.code), on)).unwrap()
+                t.lock()
+                    .unwrap()
+                    .send((name, format!("close {}", c.code), on))
+                    .unwrap()
             });
         }
         let mut got: Vec<_> = (0..4).map(|_| rx.recv_timeout(SECS).unwrap()).collect();
-        assert!(got.iter().all(|(_, _, on)| *on != me), "ran on the caller's thread");
+        assert!(
+            got.iter().all(|(_, _, on)| *on != me),
+            "ran on the caller's thread"
+        );
         // Each listener's events in order: open before close.
         for name in ["x", "y"] {
             let mine: Vec<_> = got.iter().filter(|g| g.0 == name).map(|g| &g.1).collect();
@@ -711,5 +729,62 @@ fn messages_past_the_kept_cap_wait_in_the_network_and_none_is_lost() {
             };
             assert_eq!(b[..4], i.to_be_bytes());
         }
+    });
+}
+
+#[test]
+fn no_callback_runs_inside_connect_socket_or_on_open() {
+    watchdog(Duration::from_secs(10), || {
+        let (_server, client) = echo();
+        // Held across each call; every callback takes it, so a callback
+        // run inside a call would deadlock (and the watchdog would fire).
+        let held = Arc::new(Mutex::new(()));
+        let me = std::thread::current().id();
+        let (tx, rx) = mpsc::channel();
+        let callback = |what: &'static str| {
+            let (held, tx) = (held.clone(), Mutex::new(tx.clone()));
+            move || {
+                let _g = held.lock().unwrap();
+                let on = std::thread::current().id();
+                tx.lock().unwrap().send((what, on)).unwrap();
+            }
+        };
+        let guard = held.lock().unwrap();
+        let (success, complete) = (callback("success"), callback("complete"));
+        let task = client.connect_socket(
+            ConnectSocketOptions::new(format!("{WS}/"))
+                .success(success)
+                .complete(complete),
+        );
+        drop(guard);
+        task.wait_open(SECS).unwrap();
+        let guard = held.lock().unwrap();
+        let open = callback("late open");
+        task.on_open(move |_| open());
+        drop(guard);
+        // Refused calls too.
+        let guard = held.lock().unwrap();
+        let (fail, complete) = (callback("fail"), callback("refused complete"));
+        let refused = client.connect_socket(
+            ConnectSocketOptions::new("wss://elsewhere.example.com/")
+                .fail(move |_| fail())
+                .complete(complete),
+        );
+        assert_eq!(refused.ready_state(), ReadyState::Closed);
+        drop(guard);
+        let mut got: Vec<_> = (0..5).map(|_| rx.recv_timeout(SECS).unwrap()).collect();
+        assert!(got.iter().all(|(_, on)| *on != me), "{got:?}");
+        got.sort_by_key(|g| g.0);
+        let names: Vec<_> = got.iter().map(|g| g.0).collect();
+        assert_eq!(
+            names,
+            [
+                "complete",
+                "fail",
+                "late open",
+                "refused complete",
+                "success"
+            ]
+        );
     });
 }

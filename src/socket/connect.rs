@@ -1,8 +1,8 @@
 //! `connect_socket`: admit the socket, then run it on its own thread
 //! (handshake, reader loop, the final error and close events).
 
-use std::sync::Arc;
 use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::Instant;
 
@@ -49,8 +49,11 @@ impl Client {
     /// thread and reported through the task's events.
     ///
     /// A refused URL, a sixth socket (`connectSocket:fail exceed max
-    /// concurrent count`) or a shut-down client fail at once: `fail` and
-    /// `complete` run on this thread and the returned task is closed.
+    /// concurrent count`) or a shut-down client fail at once: the returned
+    /// task is closed, and `fail` and `complete` run on a short-lived
+    /// library thread. Otherwise `success` and `complete` run first on the
+    /// socket's thread. No callback ever runs inside this call, so a lock
+    /// held across it may be taken in them.
     ///
     /// ```no_run
     /// let client = wxnet::Client::builder().socket_domains(["wss://ws.example.com"]).build()?;
@@ -87,10 +90,20 @@ impl Client {
             let e = Error::new(API, ErrorKind::TooManySockets);
             return refused(&shared, callbacks, e, task);
         }
+        // Taken back if the thread cannot start, so the call still ends.
+        let slot = Arc::new(Mutex::new(Some(callbacks)));
         let run = {
-            let shared = shared.clone();
-            let engine = engine.clone();
-            move || run_socket(&shared, &engine, target, headers, options)
+            let (shared, engine, slot) = (shared.clone(), engine.clone(), slot.clone());
+            move || {
+                let callbacks = lock(&slot).take().unwrap_or_default();
+                if let Some(f) = callbacks.success {
+                    contain(|| f(&()));
+                }
+                if let Some(f) = callbacks.complete {
+                    contain(f);
+                }
+                run_socket(&shared, &engine, target, headers, options)
+            }
         };
         let spawned = thread::Builder::new()
             .name(format!("wxnet-socket-{}", shared.id))
@@ -100,15 +113,10 @@ impl Client {
             Ok(t) => registry.keep_thread(t),
             Err(e) => {
                 registry.remove(shared.id);
+                let callbacks = lock(&slot).take().unwrap_or_default();
                 let e = Error::new(API, ErrorKind::Network).source_from(e);
                 return refused(&shared, callbacks, e, task);
             }
-        }
-        if let Some(f) = callbacks.success {
-            contain(|| f(&()));
-        }
-        if let Some(f) = callbacks.complete {
-            contain(f);
         }
         task
     }
@@ -126,13 +134,36 @@ fn refused(s: &Shared, callbacks: Callbacks<()>, e: Error, task: SocketTask) -> 
         code: 1006,
         reason: e.reason().to_owned(),
     });
+    let slot = Arc::new(Mutex::new(Some((callbacks, e))));
+    let outcome = {
+        let slot = slot.clone();
+        move || {
+            if let Some((callbacks, e)) = lock(&slot).take() {
+                fail(callbacks, &e);
+            }
+        }
+    };
+    let spawned = thread::Builder::new()
+        .name(format!("wxnet-late-{}", s.id))
+        .stack_size(SOCKET_STACK)
+        .spawn(outcome);
+    if let Err(spawn) = spawned {
+        // Out of threads: better here than never, as every call ends.
+        log::error!("wxnet: no thread for connectSocket callbacks: {spawn}");
+        if let Some((callbacks, e)) = lock(&slot).take() {
+            fail(callbacks, &e);
+        }
+    }
+    task
+}
+
+fn fail(callbacks: Callbacks<()>, e: &Error) {
     if let Some(f) = callbacks.fail {
-        contain(|| f(&e));
+        contain(|| f(e));
     }
     if let Some(f) = callbacks.complete {
         contain(f);
     }
-    task
 }
 
 /// The socket's thread: connect, then read until the connection ends;
