@@ -659,7 +659,7 @@ fn late_listeners_get_the_kept_open_and_close_once_on_a_library_thread() {
                     .unwrap()
             });
         }
-        let mut got: Vec<_> = (0..4).map(|_| rx.recv_timeout(SECS).unwrap()).collect();
+        let got: Vec<_> = (0..4).map(|_| rx.recv_timeout(SECS).unwrap()).collect();
         assert!(
             got.iter().all(|(_, _, on)| *on != me),
             "ran on the caller's thread"

@@ -57,10 +57,24 @@ impl Client {
     ///
     /// ```no_run
     /// let client = wxnet::Client::builder().socket_domains(["wss://ws.example.com"]).build()?;
-    /// let task = client.connect_socket(wxnet::ConnectSocketOptions::new("wss://ws.example.com/chat").protocols(["chat"]));
-    /// task.on_open(|o| println!("open, protocol {:?}", o.header.get("sec-websocket-protocol")));
+    /// let options = wxnet::ConnectSocketOptions::new("wss://ws.example.com/chat");
+    /// let task = client.connect_socket(options.protocols(["chat"]));
+    /// task.on_open(|o| println!("protocol {:?}", o.header.get("sec-websocket-protocol")));
     /// task.on_message(|m| println!("{m:?}"));
     /// task.on_close(|c| println!("closed {} {}", c.code, c.reason));
+    /// # Ok::<(), wxnet::Error>(())
+    /// ```
+    ///
+    /// A refused socket:
+    ///
+    /// ```
+    /// let client = wxnet::Client::builder().socket_domains(["wss://ws.example.com"]).build()?;
+    /// let (tx, rx) = std::sync::mpsc::channel();
+    /// let options = wxnet::ConnectSocketOptions::new("wss://other.example.com/")
+    ///     .fail(move |e| tx.send(e.err_msg().to_owned()).unwrap());
+    /// let task = client.connect_socket(options);
+    /// assert_eq!(task.ready_state(), wxnet::ReadyState::Closed);
+    /// assert_eq!(rx.recv().unwrap(), "connectSocket:fail url not in domain list");
     /// # Ok::<(), wxnet::Error>(())
     /// ```
     pub fn connect_socket(&self, mut options: ConnectSocketOptions) -> SocketTask {
