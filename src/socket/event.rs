@@ -61,12 +61,15 @@ impl From<Vec<u8>> for SocketMessage {
 }
 
 /// The open event: the handshake response headers and connect timings.
+/// New fields may come; `Default` gives an empty one for tests.
 ///
 /// ```
-/// let o = wxnet::SocketOpen { header: wxnet::Header::new(), profile: wxnet::Profile::default() };
+/// let o = wxnet::SocketOpen::default();
 /// assert!(o.header.is_empty());
+/// assert_eq!(o.profile, wxnet::Profile::default());
 /// ```
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq)]
+#[non_exhaustive]
 pub struct SocketOpen {
     /// Headers of the server's handshake response.
     pub header: Header,
@@ -74,13 +77,15 @@ pub struct SocketOpen {
     pub profile: Profile,
 }
 
-/// The close event.
+/// The close event. New fields may come: build one with
+/// [`SocketClose::new`].
 ///
 /// ```
-/// let c = wxnet::SocketClose { code: 1000, reason: "bye".into() };
-/// assert_eq!(c.code, 1000);
+/// let c = wxnet::SocketClose::new(1000, "bye");
+/// assert_eq!((c.code, c.reason.as_str()), (1000, "bye"));
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct SocketClose {
     /// The close code: the peer's, the one given to `close`, the one the
     /// connection was failed with when the peer broke the protocol (1002;
@@ -89,6 +94,22 @@ pub struct SocketClose {
     pub code: u16,
     /// The close reason.
     pub reason: String,
+}
+
+impl SocketClose {
+    /// A close event with `code` and `reason` (for a caller's own tests).
+    ///
+    /// ```
+    /// let c = wxnet::SocketClose::new(4000, "server bye");
+    /// assert_eq!(c, wxnet::SocketClose::new(4000, "server bye"));
+    /// assert_ne!(c.code, 1000);
+    /// ```
+    pub fn new(code: u16, reason: impl Into<String>) -> SocketClose {
+        SocketClose {
+            code,
+            reason: reason.into(),
+        }
+    }
 }
 
 /// `SocketTask.readyState`.
