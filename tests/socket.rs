@@ -788,3 +788,24 @@ fn no_callback_runs_inside_connect_socket_or_on_open() {
         );
     });
 }
+
+#[test]
+fn a_global_listener_id_works_with_the_socket_it_moved_to() {
+    watchdog(Duration::from_secs(10), || {
+        let (_server, client) = echo();
+        let (tx, rx) = mpsc::channel::<u16>();
+        let tx = Mutex::new(tx);
+        // No socket yet: kept for the next one, under the same id.
+        let id = client.on_socket_close(move |c| tx.lock().unwrap().send(c.code).unwrap());
+        let task = client.connect_socket(ConnectSocketOptions::new(format!("{WS}/")));
+        task.wait_open(SECS).unwrap();
+        assert!(task.off_close(Some(id)));
+        // Removed: the listener and its sender are gone.
+        assert_eq!(
+            rx.recv_timeout(SECS),
+            Err(mpsc::RecvTimeoutError::Disconnected)
+        );
+        let id = client.on_socket_open(|_| {});
+        assert!(task.off_open(Some(id)));
+    });
+}

@@ -15,7 +15,7 @@ use super::registry::Registry;
 use super::stream::WsStream;
 use crate::error::{Api, Error, ErrorKind, Result};
 use crate::job::{CallSocket, Cancel, JobCtl, lock};
-use crate::listener::{Keep, Listener, ListenerId, Listeners};
+use crate::listener::{Delivered, Keep, Listener, ListenerId, Listeners};
 use crate::transport::is_timeout;
 
 pub(super) type Ws = WebSocket<WsStream>;
@@ -211,8 +211,7 @@ impl Shared {
             self.wait_for_room(weight(&m));
             let _one = lock(&self.dispatch);
             self.events.flush();
-            kept |=
-                self.events.message.deliver_past_cap(m) != crate::listener::Delivered::ToListeners;
+            kept |= self.events.message.deliver_past_cap(m) != Delivered::ToListeners;
         }
         if kept {
             // A wake-up only when a thread waits in `recv`.
