@@ -232,7 +232,6 @@ impl<T: Send + Sync + 'static> Listeners<T> {
 
     fn deliver_capped(&self, ev: T, capped: bool) -> Delivered<T> {
         let _one = lock(&self.dispatch);
-        self.drain_backlogs();
         let ev = Arc::new(ev);
         let ids: Vec<ListenerId> = {
             let mut inner = lock(&self.inner);
@@ -244,6 +243,10 @@ impl<T: Send + Sync + 'static> Listeners<T> {
             }
             inner.entries.iter().map(|e| e.id).collect()
         };
+        // After the snapshot: a listener in it that came late (even just
+        // now) gets what was kept for it first. One added from here on
+        // is not in it, and finds `ev` kept instead.
+        self.drain_backlogs();
         for id in ids {
             self.call(id, &ev);
         }
