@@ -72,8 +72,23 @@ impl ConnectSocketOptions {
     /// pick one of them. Defaults to none.
     ///
     /// ```
-    /// let o = wxnet::ConnectSocketOptions::new("wss://a.com/").protocols(["chat"]);
-    /// assert!(format!("{o:?}").contains("chat"));
+    /// use std::io::Read;
+    /// // A local server that only reads the upgrade request.
+    /// let server = std::net::TcpListener::bind("127.0.0.1:0")?;
+    /// let client = wxnet::Client::builder().skip_domain_check(true).build()?;
+    /// let url = format!("ws://{}/", server.local_addr()?);
+    /// let options = wxnet::ConnectSocketOptions::new(url).protocols(["chat.v2", "chat.v1"]);
+    /// let _task = client.connect_socket(options);
+    /// let (mut peer, _) = server.accept()?;
+    /// let mut request = Vec::new();
+    /// while !request.ends_with(b"\r\n\r\n") {
+    ///     let mut byte = [0u8];
+    ///     peer.read_exact(&mut byte)?;
+    ///     request.push(byte[0]);
+    /// }
+    /// let request = String::from_utf8(request)?.to_lowercase();
+    /// assert!(request.contains("sec-websocket-protocol: chat.v2, chat.v1\r\n"), "{request}");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn protocols<I, S>(mut self, protocols: I) -> Self
     where
@@ -100,8 +115,16 @@ impl ConnectSocketOptions {
     /// reported by `on_open` / `on_error`).
     ///
     /// ```
-    /// let o = wxnet::ConnectSocketOptions::new("wss://a.com/").success(|| println!("created"));
-    /// # drop(o);
+    /// // A server that never answers: the task is created all the same.
+    /// let hole = std::net::TcpListener::bind("127.0.0.1:0")?;
+    /// let client = wxnet::Client::builder().skip_domain_check(true).build()?;
+    /// let (tx, rx) = std::sync::mpsc::channel();
+    /// let url = format!("ws://{}/", hole.local_addr()?);
+    /// let options = wxnet::ConnectSocketOptions::new(url).success(move || tx.send(()).unwrap());
+    /// let task = client.connect_socket(options);
+    /// rx.recv()?;
+    /// assert_eq!(task.ready_state(), wxnet::ReadyState::Connecting);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn success(mut self, f: impl FnOnce() + Send + 'static) -> Self {
         self.callbacks.success = Some(Box::new(move |_: &()| f()));
