@@ -3,7 +3,7 @@
 
 use std::net::Shutdown;
 use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
-use std::sync::{Arc, Condvar, Mutex, Weak};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, Weak};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -226,11 +226,7 @@ impl Shared {
         while self.events.message.is_full_for(weight) && lock(&self.conn).ended_by.is_none() {
             st.reader_blocked = true;
             self.changed.notify_all();
-            st = self
-                .changed
-                .wait_timeout(st, TICK)
-                .unwrap_or_else(|e| e.into_inner())
-                .0;
+            st = wait_for(&self.changed, st, TICK);
         }
         st.reader_blocked = false;
     }
@@ -297,6 +293,16 @@ impl Shared {
         self.ctl.cancel(Cancel::Abort);
         self.shutdown_socket();
     }
+}
+
+/// Wait on `cv` for at most `d`, recovering a poisoned lock as
+/// [`lock`] does.
+pub(super) fn wait_for<'a, T>(
+    cv: &Condvar,
+    g: MutexGuard<'a, T>,
+    d: Duration,
+) -> MutexGuard<'a, T> {
+    cv.wait_timeout(g, d).unwrap_or_else(|e| e.into_inner()).0
 }
 
 pub(super) fn not_open(api: Api) -> Error {

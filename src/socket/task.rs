@@ -4,7 +4,7 @@ use std::sync::{Arc, Condvar, MutexGuard};
 use std::time::{Duration, Instant};
 
 use super::event::{ReadyState, SocketClose, SocketMessage, SocketOpen};
-use super::shared::{Shared, Status};
+use super::shared::{Shared, Status, wait_for};
 use crate::error::{Api, Error, ErrorKind, Result};
 use crate::job::lock;
 use crate::listener::ListenerId;
@@ -339,9 +339,5 @@ fn wait_until<'a, T>(
     if left.is_zero() {
         return None;
     }
-    Some(
-        cv.wait_timeout(g, left)
-            .unwrap_or_else(|e| e.into_inner())
-            .0,
-    )
+    Some(wait_for(cv, g, left))
 }
