@@ -131,6 +131,7 @@ mod error;
 pub mod fuzzing;
 mod header;
 mod http;
+mod listener;
 mod multipart;
 mod options;
 mod policy;
@@ -151,6 +152,7 @@ pub use data::RequestData;
 pub use download::{DownloadFileOptions, DownloadFileSuccess, DownloadProgress, DownloadTask};
 pub use error::{Api, Error, ErrorKind, Result};
 pub use header::Header;
+pub use listener::ListenerId;
 pub use policy::ApiKind;
 pub use profile::Profile;
 pub use request::{

@@ -158,16 +158,22 @@ fn a_sixth_socket_fails_and_a_closed_one_frees_its_slot() {
         }
         let fails = Arc::new(AtomicUsize::new(0));
         let f = fails.clone();
-        let sixth =
-            client.connect_socket(ConnectSocketOptions::new(format!("{WS}/")).fail(move |e| {
-                assert_eq!(
-                    e.err_msg(),
-                    "connectSocket:fail exceed max concurrent count"
-                );
-                f.fetch_add(1, Ordering::SeqCst);
-            }));
-        assert_eq!(fails.load(Ordering::SeqCst), 1);
+        let (done_tx, done_rx) = mpsc::channel();
+        let sixth = client.connect_socket(
+            ConnectSocketOptions::new(format!("{WS}/"))
+                .fail(move |e| {
+                    assert_eq!(
+                        e.err_msg(),
+                        "connectSocket:fail exceed max concurrent count"
+                    );
+                    f.fetch_add(1, Ordering::SeqCst);
+                })
+                .complete(move || done_tx.send(()).unwrap()),
+        );
+        // Refused at once; the callbacks follow on a library thread.
         assert_eq!(sixth.ready_state(), ReadyState::Closed);
+        done_rx.recv_timeout(SECS).unwrap();
+        assert_eq!(fails.load(Ordering::SeqCst), 1);
         let (_, closed) = record(&tasks[0]);
         tasks[0].close(1000, "").unwrap();
         closed.recv_timeout(SECS).unwrap();
@@ -556,8 +562,8 @@ fn refused_urls_fail_at_once() {
         let task = client.connect_socket(
             ConnectSocketOptions::new(url).fail(move |e| tx.send(e.err_msg().to_owned()).unwrap()),
         );
-        assert_eq!(rx.try_recv().unwrap(), msg);
         assert_eq!(task.ready_state(), ReadyState::Closed);
+        assert_eq!(rx.recv_timeout(SECS).unwrap(), msg);
     }
     assert_eq!(server.connections_accepted(), 0);
 }
@@ -586,5 +592,220 @@ fn skip_domain_check_allows_plain_ws_to_an_ip() {
             task.recv(SECS).unwrap(),
             Some(SocketMessage::Text("plain".into()))
         );
+    });
+}
+
+#[test]
+fn several_listeners_hear_each_message_and_off_removes_one_or_all() {
+    watchdog(Duration::from_secs(10), || {
+        let (_server, client) = echo();
+        let task = client.connect_socket(ConnectSocketOptions::new(format!("{WS}/")));
+        task.wait_open(SECS).unwrap();
+        let (tx, rx) = mpsc::channel();
+        let listener = |name: &'static str| {
+            let tx = Mutex::new(tx.clone());
+            move |m: &SocketMessage| tx.lock().unwrap().send((name, m.clone())).unwrap()
+        };
+        let a = task.on_message(listener("a"));
+        let b = task.on_message(listener("b"));
+        assert_ne!(a, b);
+        task.send("1".into()).unwrap();
+        let got = [
+            rx.recv_timeout(SECS).unwrap(),
+            rx.recv_timeout(SECS).unwrap(),
+        ];
+        assert_eq!(got, [("a", "1".into()), ("b", "1".into())]);
+
+        assert!(task.off_message(Some(a)));
+        assert!(!task.off_message(Some(a)));
+        task.send("2".into()).unwrap();
+        assert_eq!(rx.recv_timeout(SECS).unwrap(), ("b", "2".into()));
+
+        assert!(task.off_message(None));
+        task.send("3".into()).unwrap();
+        // Without listeners the message is kept for recv again.
+        assert_eq!(task.recv(SECS).unwrap(), Some("3".into()));
+        assert!(rx.try_recv().is_err());
+    });
+}
+
+#[test]
+fn late_listeners_get_the_kept_open_and_close_once_on_a_library_thread() {
+    watchdog(Duration::from_secs(10), || {
+        let (_server, client) = echo();
+        let task = client.connect_socket(ConnectSocketOptions::new(format!("{WS}/")));
+        task.wait_open(SECS).unwrap();
+        let (_, closed) = record(&task);
+        task.close(1000, "bye").unwrap();
+        closed.recv_timeout(SECS).unwrap();
+
+        let me = std::thread::current().id();
+        let (tx, rx) = mpsc::channel();
+        for name in ["x", "y"] {
+            let t = Mutex::new(tx.clone());
+            task.on_open(move |_| {
+                let on = std::thread::current().id();
+                t.lock()
+                    .unwrap()
+                    .send((name, "open".to_owned(), on))
+                    .unwrap()
+            });
+            let t = Mutex::new(tx.clone());
+            task.on_close(move |c| {
+                let on = std::thread::current().id();
+                t.lock()
+                    .unwrap()
+                    .send((name, format!("close {}", c.code), on))
+                    .unwrap()
+            });
+        }
+        let got: Vec<_> = (0..4).map(|_| rx.recv_timeout(SECS).unwrap()).collect();
+        assert!(
+            got.iter().all(|(_, _, on)| *on != me),
+            "ran on the caller's thread"
+        );
+        // Each listener's events in order: open before close.
+        for name in ["x", "y"] {
+            let mine: Vec<_> = got.iter().filter(|g| g.0 == name).map(|g| &g.1).collect();
+            assert_eq!(mine, ["open", "close 1000"], "{name}");
+        }
+        // Exactly once.
+        assert!(rx.recv_timeout(Duration::from_millis(200)).is_err());
+    });
+}
+
+#[test]
+fn a_listener_can_register_and_remove_listeners_from_inside_its_call() {
+    watchdog(Duration::from_secs(10), || {
+        let (_server, client) = echo();
+        let task = client.connect_socket(ConnectSocketOptions::new(format!("{WS}/")));
+        let (tx, rx) = mpsc::channel();
+        let tx = Mutex::new(tx);
+        let inner = task.clone();
+        task.on_open(move |_| {
+            let tx = Mutex::new(tx.lock().unwrap().clone());
+            let id = inner.on_message(move |m| tx.lock().unwrap().send(m.clone()).unwrap());
+            inner.send("from the open listener".into()).unwrap();
+            // Adding and removing from inside a call neither deadlocks nor
+            // loses the listener that stays.
+            let gone = inner.on_close(|_| {});
+            assert!(inner.off_close(Some(gone)));
+            assert_ne!(id, gone);
+        });
+        assert_eq!(
+            rx.recv_timeout(SECS).unwrap(),
+            SocketMessage::Text("from the open listener".into())
+        );
+    });
+}
+
+#[test]
+fn messages_past_the_kept_cap_wait_in_the_network_and_none_is_lost() {
+    watchdog(Duration::from_secs(10), || {
+        // 3 MiB in 300 messages: more than is kept for recv at once.
+        let (_server, client) = server(|mut ws, _| {
+            for i in 0..300u32 {
+                let mut body = vec![0u8; 10 * 1024];
+                body[..4].copy_from_slice(&i.to_be_bytes());
+                ws.send(Message::Binary(body.into())).unwrap();
+            }
+            while ws.read().is_ok() {}
+        });
+        let task = client.connect_socket(ConnectSocketOptions::new(format!("{WS}/")));
+        task.wait_open(SECS).unwrap();
+        for i in 0..150u32 {
+            let Some(SocketMessage::Binary(b)) = task.recv(SECS).unwrap() else {
+                panic!("message {i} missing");
+            };
+            assert_eq!(b[..4], i.to_be_bytes());
+        }
+        // The rest goes to a listener registered now, in order.
+        let (tx, rx) = mpsc::channel();
+        let tx = Mutex::new(tx);
+        task.on_message(move |m| tx.lock().unwrap().send(m.clone()).unwrap());
+        for i in 150..300u32 {
+            let SocketMessage::Binary(b) = rx.recv_timeout(SECS).unwrap() else {
+                panic!("message {i} not binary");
+            };
+            assert_eq!(b[..4], i.to_be_bytes());
+        }
+    });
+}
+
+#[test]
+fn no_callback_runs_inside_connect_socket_or_on_open() {
+    watchdog(Duration::from_secs(10), || {
+        let (_server, client) = echo();
+        // Held across each call; every callback takes it, so a callback
+        // run inside a call would deadlock (and the watchdog would fire).
+        let held = Arc::new(Mutex::new(()));
+        let me = std::thread::current().id();
+        let (tx, rx) = mpsc::channel();
+        let callback = |what: &'static str| {
+            let (held, tx) = (held.clone(), Mutex::new(tx.clone()));
+            move || {
+                let _g = held.lock().unwrap();
+                let on = std::thread::current().id();
+                tx.lock().unwrap().send((what, on)).unwrap();
+            }
+        };
+        let guard = held.lock().unwrap();
+        let (success, complete) = (callback("success"), callback("complete"));
+        let task = client.connect_socket(
+            ConnectSocketOptions::new(format!("{WS}/"))
+                .success(success)
+                .complete(complete),
+        );
+        drop(guard);
+        task.wait_open(SECS).unwrap();
+        let guard = held.lock().unwrap();
+        let open = callback("late open");
+        task.on_open(move |_| open());
+        drop(guard);
+        // Refused calls too.
+        let guard = held.lock().unwrap();
+        let (fail, complete) = (callback("fail"), callback("refused complete"));
+        let refused = client.connect_socket(
+            ConnectSocketOptions::new("wss://elsewhere.example.com/")
+                .fail(move |_| fail())
+                .complete(complete),
+        );
+        assert_eq!(refused.ready_state(), ReadyState::Closed);
+        drop(guard);
+        let mut got: Vec<_> = (0..5).map(|_| rx.recv_timeout(SECS).unwrap()).collect();
+        assert!(got.iter().all(|(_, on)| *on != me), "{got:?}");
+        got.sort_by_key(|g| g.0);
+        let names: Vec<_> = got.iter().map(|g| g.0).collect();
+        assert_eq!(
+            names,
+            [
+                "complete",
+                "fail",
+                "late open",
+                "refused complete",
+                "success"
+            ]
+        );
+    });
+}
+
+#[test]
+fn a_global_listener_id_works_with_the_socket_it_moved_to() {
+    watchdog(Duration::from_secs(10), || {
+        let (_server, client) = echo();
+        let (tx, rx) = mpsc::channel::<u16>();
+        let tx = Mutex::new(tx);
+        // No socket yet: kept for the next one, under the same id.
+        let id = client.on_socket_close(move |c| tx.lock().unwrap().send(c.code).unwrap());
+        let task = client.connect_socket(ConnectSocketOptions::new(format!("{WS}/")));
+        task.wait_open(SECS).unwrap();
+        assert!(task.off_close(Some(id)));
+        // Removed: the listener and its sender are gone.
+        assert_eq!(
+            rx.recv_timeout(SECS),
+            Err(mpsc::RecvTimeoutError::Disconnected)
+        );
+        let id = client.on_socket_open(|_| {});
+        assert!(task.off_open(Some(id)));
     });
 }

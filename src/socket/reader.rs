@@ -1,0 +1,237 @@
+//! The reader loop: wait for bytes without holding the connection lock,
+//! drain what tungstenite can decode, hand messages to listeners, and
+//! decide how the socket ended.
+
+use std::io;
+use std::net::TcpStream;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Instant;
+
+use tungstenite::Message;
+use tungstenite::error::ProtocolError;
+use tungstenite::protocol::CloseFrame;
+
+use super::API;
+use super::close;
+use super::connect::Ending;
+use super::event::{ReadyState, SocketClose, SocketMessage};
+use super::shared::{Shared, Ws};
+use crate::error::{Error, ErrorKind};
+use crate::sync::lock;
+use crate::transport::is_timeout;
+
+/// What waiting on the socket found.
+enum Wake {
+    Bytes,
+    Eof,
+    /// The read timeout passed: time to check the close timeout.
+    Idle,
+    Lost(io::Error),
+}
+
+/// What one drain of the connection produced.
+#[derive(Default)]
+struct Drained {
+    received: Vec<SocketMessage>,
+    end: Option<Ending>,
+    /// Whether anything was decoded at all (a control frame counts).
+    progressed: bool,
+}
+
+/// Why we are closing, if we are: ended from outside (shutdown,
+/// background), or a close frame we sent.
+struct Ours {
+    ended_by: Option<(SocketClose, Option<Error>)>,
+    closing: Option<SocketClose>,
+}
+
+impl Ours {
+    /// Our own reason to close wins over whatever the peer did.
+    fn ending(&self) -> Option<Ending> {
+        if let Some((close, error)) = &self.ended_by {
+            return Some(Ending {
+                error: error.clone(),
+                close: close.clone(),
+            });
+        }
+        self.closing.clone().map(Ending::clean)
+    }
+
+    fn or(&self, peer: SocketClose) -> Ending {
+        self.ending().unwrap_or_else(|| Ending::clean(peer))
+    }
+}
+
+/// Read until the connection ends; how it ended.
+pub(super) fn read_until_end(s: &Arc<Shared>) -> Ending {
+    let Some(peek) = lock(&s.socket)
+        .as_ref()
+        .and_then(|c| c.stream.try_clone().ok())
+    else {
+        return Ending::abnormal(Error::new(API, ErrorKind::Network));
+    };
+    let mut eof_spins = 0;
+    // The handshake may have read frames that followed the server's
+    // response: drain those first, without reading the socket.
+    let mut buffered_only = true;
+    loop {
+        let eof = !buffered_only
+            && match wait_for_bytes(&peek) {
+                Wake::Bytes => false,
+                Wake::Eof => true,
+                Wake::Idle => match on_idle(s) {
+                    Some(end) => return end,
+                    None => continue,
+                },
+                Wake::Lost(e) => return on_lost(s, e),
+            };
+        let drained = drain(s, buffered_only);
+        buffered_only = false;
+        if !drained.received.is_empty() {
+            s.emit_messages(drained.received);
+        }
+        if let Some(end) = drained.end {
+            return end;
+        }
+        if eof && !drained.progressed {
+            // The peer closed and nothing more will come.
+            eof_spins += 1;
+            if eof_spins >= 2 {
+                return on_eof(s);
+            }
+        } else {
+            eof_spins = 0;
+        }
+    }
+}
+
+/// Block in `peek` on a duplicate of the socket, without any lock.
+fn wait_for_bytes(peek: &TcpStream) -> Wake {
+    let mut probe = [0u8; 1];
+    match peek.peek(&mut probe) {
+        Ok(0) => Wake::Eof,
+        Ok(_) => Wake::Bytes,
+        Err(e) if is_timeout(&e) => Wake::Idle,
+        Err(e) => Wake::Lost(e),
+    }
+}
+
+/// Nothing to read: end if ended from outside, or if the peer never
+/// answered our close in time.
+fn on_idle(s: &Shared) -> Option<Ending> {
+    let mut c = lock(&s.conn);
+    if let Some((close, error)) = c.ended_by.take() {
+        return Some(Ending { error, close });
+    }
+    let (close, at) = c.closing.clone()?;
+    if Instant::now() < at {
+        return None;
+    }
+    c.closing = None;
+    drop(c);
+    s.shutdown_socket();
+    Some(Ending::clean(close))
+}
+
+/// The socket failed under us.
+fn on_lost(s: &Shared, e: io::Error) -> Ending {
+    let c = lock(&s.conn);
+    let ours = Ours {
+        ended_by: c.ended_by.clone(),
+        closing: c.closing.as_ref().map(|(close, _)| close.clone()),
+    };
+    drop(c);
+    ours.ending().unwrap_or_else(|| {
+        let lost = Error::with_reason(API, ErrorKind::Network, "connection reset");
+        Ending::abnormal(lost.source_from(e))
+    })
+}
+
+/// The peer closed TCP and nothing more decodes.
+fn on_eof(s: &Shared) -> Ending {
+    match lock(&s.conn).closing.clone() {
+        Some((close, _)) => Ending::clean(close),
+        None => Ending::abnormal(close::error(1006)),
+    }
+}
+
+/// Let exactly one socket read through the gate (none when only what is
+/// buffered is wanted) and decode until tungstenite would block.
+fn drain(s: &Shared, buffered_only: bool) -> Drained {
+    let mut d = Drained::default();
+    let mut c = lock(&s.conn);
+    let ours = Ours {
+        ended_by: c.ended_by.clone(),
+        closing: c.closing.as_ref().map(|(close, _)| close.clone()),
+    };
+    let Some(ws) = c.ws.as_mut() else {
+        d.end = Some(Ending::clean(close::abnormal()));
+        return d;
+    };
+    s.gate.store(!buffered_only, Ordering::Release);
+    loop {
+        let message = match ws.read() {
+            Ok(m) => m,
+            Err(tungstenite::Error::Io(e)) if e.kind() == io::ErrorKind::WouldBlock => break,
+            Err(tungstenite::Error::ConnectionClosed | tungstenite::Error::AlreadyClosed) => {
+                if d.end.is_none() {
+                    d.end = Some(ours.or(close::event(1005)));
+                }
+                break;
+            }
+            Err(e) => {
+                let end = d.end.take().or_else(|| ours.ending());
+                // The peer dropped TCP after the close handshake (often
+                // without a TLS close_notify): a clean end.
+                d.end = Some(end.unwrap_or_else(|| fail(ws, e)));
+                break;
+            }
+        };
+        d.progressed = true;
+        match message {
+            Message::Text(t) => d.received.push(SocketMessage::Text(t.as_str().to_owned())),
+            Message::Binary(b) => d.received.push(SocketMessage::Binary(b.to_vec())),
+            Message::Close(frame) => {
+                d.end = Some(ours.or(peer_close(frame)));
+                s.set_state(ReadyState::Closing);
+            }
+            _ => {}
+        }
+    }
+    s.gate.store(false, Ordering::Release);
+    d
+}
+
+fn peer_close(frame: Option<CloseFrame>) -> SocketClose {
+    match frame {
+        Some(f) => SocketClose {
+            code: u16::from(f.code),
+            reason: f.reason.as_str().to_owned(),
+        },
+        None => close::event(1005),
+    }
+}
+
+/// The peer broke the protocol or the connection was lost without a
+/// close frame: fail the connection with the code for it (RFC 6455
+/// §7.4.1). A connection lost without a close frame is 1006 (§7.1.5),
+/// whatever the transport said (a clean TLS end included), and sends
+/// nothing.
+fn fail(ws: &mut Ws, e: tungstenite::Error) -> Ending {
+    let code = match &e {
+        tungstenite::Error::Capacity(_) => 1009,
+        tungstenite::Error::Utf8(_) => 1007,
+        tungstenite::Error::Protocol(ProtocolError::ResetWithoutClosingHandshake) => 1006,
+        tungstenite::Error::Protocol(_) => 1002,
+        _ => 1006,
+    };
+    let close = close::event(code);
+    if code != 1006 {
+        close::send_close(ws, &close);
+    }
+    Ending {
+        error: Some(close::error(code).source_from(e)),
+        close,
+    }
+}
