@@ -366,6 +366,36 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_builder_and_its_client_give_the_same_verdicts() {
+        let b = ClientBuilder::default()
+            .request_domains(["https://a.com", "https://b.com:8443"])
+            .socket_domains(["wss://ws.a.com"]);
+        let client = b.clone().build().unwrap();
+        let urls = [
+            "https://a.com/x",
+            "https://a.com:443/",
+            "https://b.com:8443/",
+            "https://b.com/",
+            "http://a.com/",
+            "https://1.2.3.4/",
+            "https://localhost/",
+            "https://api.weixin.qq.com/",
+            "wss://ws.a.com:9/",
+            "not a url",
+        ];
+        for api in ApiKind::ALL {
+            for url in urls {
+                let (x, y) = (b.check_url(api, url), client.check_url(api, url));
+                assert_eq!(
+                    x.as_ref().map_err(|e| e.err_msg().to_owned()),
+                    y.as_ref().map_err(|e| e.err_msg().to_owned()),
+                    "{api} {url}"
+                );
+            }
+        }
+    }
+
+    #[test]
     fn explicit_port_is_read_from_the_text() {
         assert_eq!(explicit_port("https://a.com/x"), Ok(None));
         assert_eq!(explicit_port("https://a.com:443/x"), Ok(Some(443)));

@@ -85,7 +85,8 @@ fn list_verdicts<'a>(
 /// is not an array of strings.
 ///
 /// ```
-/// let v = wxnet::check::domain_entries(r#"{"domains":{"request":["https://a.com","https://1.2.3.4"]}}"#).unwrap();
+/// let json = r#"{"domains":{"request":["https://a.com","https://1.2.3.4"]}}"#;
+/// let v = wxnet::check::domain_entries(json).unwrap();
 /// assert_eq!(v[0].problem, None);
 /// assert!(v[1].problem.as_deref().unwrap().contains("IP"));
 /// ```
