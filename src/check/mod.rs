@@ -23,14 +23,15 @@
 //!
 //! # How the parts meet
 //!
-//! [`Checker::check`] reads the target, then a `Run`
-//! walks the rules in report order: the domain rules here, the
-//! handshakes of `probe` feeding `protocol` (versions, suites, groups,
-//! SNI) and `cert` (one function per certificate rule over a shared chain
-//! context), then `http` (HSTS, the sample response). Every verdict goes
-//! through `rules`, the one table of rule ids with their bullet and
-//! title, into a [`Report`] (`report`: text and JSON). `doctor` judges
-//! the domain lists of a `wxnet.json` with the client's own policy.
+//! [`Checker::check`] reads the target, then a `Run` walks the rules in
+//! report order: the domain rules (here), the handshakes of `probe`
+//! feeding `protocol` (versions, suites, groups, SNI) and `cert` (one
+//! function per certificate rule over a shared chain context), then
+//! `http` (HSTS, the sample response). Every verdict names its rule by
+//! id only; `rules` holds the one table of ids with their bullet and
+//! title and turns verdicts into the [`Report`] of `report` (text and
+//! JSON). `doctor` judges the domain lists of a client's settings with
+//! the client's own policy, entry by entry.
 
 mod cert;
 mod doctor;
