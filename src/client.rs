@@ -98,13 +98,7 @@ impl Client {
     }
 
     pub(crate) fn from_builder(b: ClientBuilder) -> Result<Client> {
-        let lists = [
-            b.domains[0].as_slice(),
-            b.domains[1].as_slice(),
-            b.domains[2].as_slice(),
-            b.domains[3].as_slice(),
-        ];
-        let policy = Arc::new(Policy::new(lists, b.skip_domain_check)?);
+        let policy = Arc::new(Policy::of(&b)?);
         if b.skip_domain_check {
             log::warn!(
                 "wxnet client built with skip_domain_check: domain lists are not checked and \

@@ -12,7 +12,8 @@ use std::fmt;
 
 use url::{Host, Url};
 
-use crate::error::{Api, Error, ErrorKind};
+use crate::config::ClientBuilder;
+use crate::error::{Api, Error, ErrorKind, Result};
 
 /// The four API kinds, each with its own domain list.
 ///
@@ -73,7 +74,8 @@ impl ApiKind {
         self as usize
     }
 
-    fn list_name(self) -> &'static str {
+    /// The key of this API's list in `wxnet.json` (`socket` for sockets).
+    pub(crate) fn list_name(self) -> &'static str {
         match self {
             ApiKind::ConnectSocket => "socket",
             other => other.wx_name(),
@@ -144,6 +146,12 @@ impl Policy {
         Ok(Policy { lists: out, skip })
     }
 
+    /// The policy of a client built from `b`.
+    pub(crate) fn of(b: &ClientBuilder) -> Result<Policy> {
+        let [r, u, d, s] = &b.domains;
+        Policy::new([r, u, d, s].map(Vec::as_slice), b.skip_domain_check)
+    }
+
     /// Check `raw` for `api`; `Ok` means no rule forbids a connection to it.
     pub(crate) fn check(&self, api: ApiKind, raw: &str) -> Result<Target, Error> {
         let name = Api::from(api);
@@ -190,6 +198,36 @@ impl Policy {
             }
         }
         Ok(Target { url, host, port })
+    }
+}
+
+impl ClientBuilder {
+    /// Check `url` against the policy of `api` as a client built from
+    /// these settings would, without building one (no threads, no
+    /// connections): `Ok` when a call may go there, else the error the
+    /// call would get, or the build's `Config` error when a domain list
+    /// itself is invalid. [`Client::check_url`](crate::Client::check_url)
+    /// gives the same verdicts.
+    ///
+    /// ```
+    /// let b = wxnet::Client::builder().request_domains(["https://a.com"]);
+    /// assert!(b.check_url(wxnet::ApiKind::Request, "https://a.com/x").is_ok());
+    /// let e = b.check_url(wxnet::ApiKind::Request, "https://a.com:443/").unwrap_err();
+    /// assert_eq!(e.err_msg(), "request:fail url not in domain list");
+    /// assert_eq!(e.errno(), 600002);
+    ///
+    /// // The same question for the settings of a wxnet.json.
+    /// let b = wxnet::ClientBuilder::from_json(r#"{"domains":{"socket":["wss://ws.a.com"]}}"#)?;
+    /// assert!(b.check_url(wxnet::ApiKind::ConnectSocket, "wss://ws.a.com:8443/").is_ok());
+    /// assert!(b.check_url(wxnet::ApiKind::Request, "https://ws.a.com/").is_err());
+    ///
+    /// let bad = wxnet::Client::builder().request_domains(["https://1.2.3.4"]);
+    /// let e = bad.check_url(wxnet::ApiKind::Request, "https://a.com/").unwrap_err();
+    /// assert_eq!(e.kind(), wxnet::ErrorKind::Config);
+    /// # Ok::<(), wxnet::Error>(())
+    /// ```
+    pub fn check_url(&self, api: ApiKind, url: &str) -> Result<()> {
+        Policy::of(self)?.check(api, url).map(|_| ())
     }
 }
 
@@ -326,6 +364,36 @@ pub(crate) fn parse_entry(api: ApiKind, entry: &str) -> Result<Origin, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_builder_and_its_client_give_the_same_verdicts() {
+        let b = ClientBuilder::default()
+            .request_domains(["https://a.com", "https://b.com:8443"])
+            .socket_domains(["wss://ws.a.com"]);
+        let client = b.clone().build().unwrap();
+        let urls = [
+            "https://a.com/x",
+            "https://a.com:443/",
+            "https://b.com:8443/",
+            "https://b.com/",
+            "http://a.com/",
+            "https://1.2.3.4/",
+            "https://localhost/",
+            "https://api.weixin.qq.com/",
+            "wss://ws.a.com:9/",
+            "not a url",
+        ];
+        for api in ApiKind::ALL {
+            for url in urls {
+                let (x, y) = (b.check_url(api, url), client.check_url(api, url));
+                assert_eq!(
+                    x.as_ref().map_err(|e| e.err_msg().to_owned()),
+                    y.as_ref().map_err(|e| e.err_msg().to_owned()),
+                    "{api} {url}"
+                );
+            }
+        }
+    }
 
     #[test]
     fn explicit_port_is_read_from_the_text() {

@@ -1,5 +1,5 @@
 //! `wxnet::check` and the `wxnet` command line against fixture servers on
-//! loopback: a root → intermediate → leaf PKI made with rcgen, served by
+//! loopback: a root → intermediate → leaf PKI from the shared test CA, served by
 //! rustls with the chain, TLS versions and certificate fields each fixture
 //! needs.
 
@@ -9,109 +9,34 @@ use std::process::Command;
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::{HttpServer, watchdog};
-use rcgen::{
-    BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
-    KeyUsagePurpose,
-};
+use common::{HttpServer, Identity, LeafSpec, TestPki, watchdog};
 use rustls::ServerConfig;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+use rustls::pki_types::CertificateDer;
 use wxnet::check::{Checker, Report, Status};
 
 const HOST: &str = "api.example.com";
 
+/// The shared test CA as a root, with an intermediate that signs the
+/// fixtures' leaves (so a server can leave it out).
 struct Pki {
-    root_pem: String,
-    intermediate: CertificateDer<'static>,
-    issuer: Issuer<'static, KeyPair>,
-}
-
-fn days(n: i64) -> time::Duration {
-    time::Duration::days(n)
-}
-
-fn ca_params(name: &str) -> CertificateParams {
-    let mut p = CertificateParams::new(Vec::<String>::new()).unwrap();
-    p.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    p.distinguished_name.push(DnType::CommonName, name);
-    p.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
-    let now = time::OffsetDateTime::now_utc();
-    p.not_before = now - days(10);
-    p.not_after = now + days(3650);
-    p
+    root: TestPki,
+    intermediate: TestPki,
 }
 
 impl Pki {
     fn new() -> Pki {
-        let root_key = KeyPair::generate().unwrap();
-        let root_params = ca_params("check test root");
-        let root = root_params.self_signed(&root_key).unwrap();
-        let root_issuer = Issuer::new(root_params, root_key);
-        let key = KeyPair::generate().unwrap();
-        let params = ca_params("check test intermediate");
-        let intermediate = params.signed_by(&key, &root_issuer).unwrap();
-        Pki {
-            root_pem: root.pem(),
-            intermediate: intermediate.der().clone(),
-            issuer: Issuer::new(params, key),
-        }
+        let root = TestPki::new();
+        let intermediate = root.intermediate("check test intermediate");
+        Pki { root, intermediate }
     }
 
-    /// A leaf for `names` valid `from..to` days around now; `eku` adds
-    /// serverAuth.
-    fn leaf(
-        &self,
-        names: &[&str],
-        from: i64,
-        to: i64,
-        eku: bool,
-    ) -> (CertificateDer<'static>, KeyPair) {
-        self.leaf_with_aia(names, from, to, eku, None)
+    fn root_pem(&self) -> Vec<u8> {
+        self.root.ca_pem()
     }
 
-    /// A leaf whose Authority Information Access names `aia` as the URL of
-    /// its issuer.
-    fn leaf_with_aia(
-        &self,
-        names: &[&str],
-        from: i64,
-        to: i64,
-        eku: bool,
-        aia: Option<&str>,
-    ) -> (CertificateDer<'static>, KeyPair) {
-        let mut p = CertificateParams::new(names.iter().map(|s| s.to_string()).collect::<Vec<_>>())
-            .unwrap();
-        p.distinguished_name.push(DnType::CommonName, names[0]);
-        if eku {
-            p.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
-        }
-        p.key_usages = vec![KeyUsagePurpose::DigitalSignature];
-        let now = time::OffsetDateTime::now_utc();
-        p.not_before = now + days(from);
-        p.not_after = now + days(to);
-        if let Some(url) = aia {
-            p.custom_extensions = vec![rcgen::CustomExtension::from_oid_content(
-                &[1, 3, 6, 1, 5, 5, 7, 1, 1],
-                aia_der(url),
-            )];
-        }
-        let key = KeyPair::generate().unwrap();
-        let cert = p.signed_by(&key, &self.issuer).unwrap();
-        (cert.der().clone(), key)
+    fn intermediate_der(&self) -> CertificateDer<'static> {
+        CertificateDer::from(self.intermediate.ca_der())
     }
-}
-
-/// DER of an AuthorityInfoAccess with one caIssuers URI (short lengths).
-fn aia_der(url: &str) -> Vec<u8> {
-    let mut desc = vec![0x06, 0x08, 0x2b, 0x06, 0x01, 0x05, 0x05, 0x07, 0x30, 0x02];
-    desc.push(0x86);
-    desc.push(url.len() as u8);
-    desc.extend_from_slice(url.as_bytes());
-    let mut ad = vec![0x30, desc.len() as u8];
-    ad.extend(desc);
-    let mut out = vec![0x30, ad.len() as u8];
-    out.extend(ad);
-    out
 }
 
 /// How a fixture server is set up.
@@ -159,34 +84,36 @@ fn serve(pki: &Pki, f: &Fixture) -> HttpServer {
 }
 
 fn config_for(pki: &Pki, f: &Fixture) -> Arc<ServerConfig> {
-    let (chain, key) = if f.self_signed {
-        let key = KeyPair::generate().unwrap();
-        let mut p = CertificateParams::new(vec![HOST.to_string()]).unwrap();
-        p.distinguished_name.push(DnType::CommonName, HOST);
-        p.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
-        (vec![p.self_signed(&key).unwrap().der().clone()], key)
+    let id = if f.self_signed {
+        pki.root.self_signed_identity(&[HOST])
     } else {
-        let (leaf, key) = pki.leaf(f.names, f.from, f.to, f.eku);
-        let mut chain = vec![leaf];
+        let mut id = pki.intermediate.leaf(&LeafSpec {
+            names: f.names,
+            from: f.from,
+            to: f.to,
+            server_auth: f.eku,
+            issuer_url: None,
+        });
         if f.with_intermediate {
-            chain.push(pki.intermediate.clone());
+            id.chain.push(pki.intermediate_der());
         }
-        (chain, key)
+        id
     };
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let versions: &[&rustls::SupportedProtocolVersion] = if f.tls13_only {
-        &[&rustls::version::TLS13]
+    if f.tls13_only {
+        tls13_only(&id)
     } else {
-        &[&rustls::version::TLS13, &rustls::version::TLS12]
-    };
+        pki.root.server_config(&id)
+    }
+}
+
+/// A server that speaks TLS 1.3 and nothing older.
+fn tls13_only(id: &Identity) -> Arc<ServerConfig> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
     let mut config = ServerConfig::builder_with_provider(provider)
-        .with_protocol_versions(versions)
+        .with_protocol_versions(&[&rustls::version::TLS13])
         .unwrap()
         .with_no_client_auth()
-        .with_single_cert(
-            chain,
-            PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der())),
-        )
+        .with_single_cert(id.chain.clone(), id.key.clone_key())
         .unwrap();
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
     Arc::new(config)
@@ -197,7 +124,7 @@ fn check(f: &Fixture, path: &str) -> Report {
     let server = serve(&pki, f);
     Checker::new()
         .resolve(HOST, server.addr())
-        .add_root_certificate(pki.root_pem.as_bytes())
+        .add_root_certificate(&pki.root_pem())
         .unwrap()
         .check(&format!("https://{HOST}{path}"))
         .unwrap()
@@ -358,6 +285,53 @@ fn ip_targets_and_dead_ports_fail_the_domain_checks() {
     });
 }
 
+#[test]
+fn doctor_judges_a_wxnet_json_with_the_client_policy_and_settings() {
+    watchdog(Duration::from_secs(10), || {
+        let pki = Pki::new();
+        let server = serve(&pki, &GOOD);
+        let dir = common::TempDir::new("check-doctor");
+        std::fs::write(dir.path().join("ca.pem"), pki.root_pem()).unwrap();
+        let json = dir.path().join("wxnet.json");
+        std::fs::write(
+            &json,
+            format!(
+                r#"{{"domains": {{"request": ["https://{HOST}:{}", "https://10.0.0.1"],
+                                  "socket": ["https://{HOST}"]}},
+                    "resolve": {{"{HOST}": "{}"}}, "rootCertificates": ["ca.pem"]}}"#,
+                server.port(),
+                server.addr()
+            ),
+        )
+        .unwrap();
+        let b = wxnet::ClientBuilder::from_file(&json).unwrap();
+        let v = wxnet::check::domain_verdicts(&b);
+        let lists: Vec<_> = v.iter().map(|e| e.list.as_str()).collect();
+        assert_eq!(lists, ["request", "request", "socket"]);
+        assert_eq!(v[0].problem, None);
+        assert!(v[1].problem.as_deref().unwrap().contains("IP"));
+        assert!(v[2].problem.as_deref().unwrap().contains("wss://"));
+        // The policy answers for a URL without a client being built.
+        let url = format!("https://{HOST}:{}/api", server.port());
+        assert_eq!(
+            b.check_url(wxnet::ApiKind::Request, &url)
+                .unwrap_err()
+                .kind(),
+            wxnet::ErrorKind::Config,
+            "a bad entry makes the settings unusable, as build() says"
+        );
+        let fixed = b.clone().request_domains([v[0].entry.as_str()]);
+        let fixed = fixed.socket_domains([format!("wss://{HOST}")]);
+        fixed
+            .check_url(wxnet::ApiKind::Request, &url)
+            .expect("listed");
+        // The checker connects and trusts as the client would.
+        let r = Checker::for_client(&b).check(&url).unwrap();
+        assert!(!r.failed(), "{}", r.to_text());
+        assert_eq!(status(&r, "X-04"), Status::Pass);
+    });
+}
+
 fn wxnet(args: &[&str]) -> (i32, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_wxnet"))
         .args(args)
@@ -375,7 +349,7 @@ fn the_command_line_prints_json_and_exits_by_verdict() {
         let pki = Pki::new();
         let dir = common::TempDir::new("check-cli");
         let ca = dir.path().join("ca.pem");
-        std::fs::write(&ca, &pki.root_pem).unwrap();
+        std::fs::write(&ca, pki.root_pem()).unwrap();
         let ca = ca.to_str().unwrap();
         let good = serve(&pki, &GOOD);
         let bad = serve(
@@ -563,7 +537,7 @@ fn an_incomplete_chain_is_confirmed_through_the_issuer_url() {
     watchdog(Duration::from_secs(10), || {
         let pki = Pki::new();
         // A plain-HTTP server publishing the intermediate, as CAs do.
-        let der = pki.intermediate.to_vec();
+        let der = pki.intermediate.ca_der();
         let aia = common::RawServer::start(move |mut s| {
             use std::io::{Read, Write};
             let mut buf = [0u8; 1024];
@@ -572,28 +546,16 @@ fn an_incomplete_chain_is_confirmed_through_the_issuer_url() {
             let _ = s.write_all(head.as_bytes());
             let _ = s.write_all(&der);
         });
-        let (leaf, key) = pki.leaf_with_aia(
-            &[HOST],
-            -1,
-            60,
-            true,
-            Some("http://aia.example.com/int.der"),
-        );
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let mut config = ServerConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .unwrap()
-            .with_no_client_auth()
-            .with_single_cert(
-                vec![leaf],
-                PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der())),
-            )
-            .unwrap();
-        config.alpn_protocols = vec![b"http/1.1".to_vec()];
-        let server = HttpServer::start(Arc::new(config), |_, c| c.respond(200, &[], b"ok"));
+        let id = pki.intermediate.leaf(&LeafSpec {
+            to: 60,
+            issuer_url: Some("http://aia.example.com/int.der"),
+            ..LeafSpec::new(&[HOST])
+        });
+        let config = pki.root.server_config(&id);
+        let server = HttpServer::start(config, |_, c| c.respond(200, &[], b"ok"));
         let checker = Checker::new()
             .resolve(HOST, server.addr())
-            .add_root_certificate(pki.root_pem.as_bytes())
+            .add_root_certificate(&pki.root_pem())
             .unwrap();
         let r = checker
             .clone()

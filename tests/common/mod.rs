@@ -38,7 +38,7 @@ fn days(n: i64) -> time::Duration {
     time::Duration::days(n)
 }
 
-fn new_ca(name: &str) -> (CertificateDer<'static>, String, Issuer<'static, KeyPair>) {
+fn ca_params(name: &str) -> CertificateParams {
     let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
     params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
     params.distinguished_name.push(DnType::CommonName, name);
@@ -46,20 +46,80 @@ fn new_ca(name: &str) -> (CertificateDer<'static>, String, Issuer<'static, KeyPa
     let now = time::OffsetDateTime::now_utc();
     params.not_before = now - days(2);
     params.not_after = now + days(365);
+    params
+}
+
+fn new_ca(name: &str) -> (CertificateDer<'static>, String, Issuer<'static, KeyPair>) {
+    let params = ca_params(name);
     let key = KeyPair::generate().unwrap();
     let cert = params.self_signed(&key).unwrap();
     (cert.der().clone(), cert.pem(), Issuer::new(params, key))
 }
 
+/// How to make a leaf: its names (the first is also the CN), validity in
+/// days around now, whether it has the serverAuth extended key usage,
+/// and the URL of its issuer (Authority Information Access), if any.
+#[derive(Clone, Copy)]
+pub struct LeafSpec<'a> {
+    pub names: &'a [&'a str],
+    pub from: i64,
+    pub to: i64,
+    pub server_auth: bool,
+    pub issuer_url: Option<&'a str>,
+}
+
+impl<'a> LeafSpec<'a> {
+    /// Valid from yesterday for 30 days, with serverAuth.
+    pub fn new(names: &'a [&'a str]) -> LeafSpec<'a> {
+        LeafSpec {
+            names,
+            from: -1,
+            to: 30,
+            server_auth: true,
+            issuer_url: None,
+        }
+    }
+}
+
+/// DER of an AuthorityInfoAccess with one caIssuers URI (short lengths).
+fn aia_der(url: &str) -> Vec<u8> {
+    let mut desc = vec![0x06, 0x08, 0x2b, 0x06, 0x01, 0x05, 0x05, 0x07, 0x30, 0x02];
+    desc.push(0x86);
+    desc.push(url.len() as u8);
+    desc.extend_from_slice(url.as_bytes());
+    let mut ad = vec![0x30, desc.len() as u8];
+    ad.extend(desc);
+    let mut out = vec![0x30, ad.len() as u8];
+    out.extend(ad);
+    out
+}
+
 fn leaf_params(names: &[&str], from: i64, to: i64) -> CertificateParams {
+    leaf_spec_params(&LeafSpec {
+        from,
+        to,
+        ..LeafSpec::new(names)
+    })
+}
+
+fn leaf_spec_params(spec: &LeafSpec) -> CertificateParams {
+    let names = spec.names;
     let mut params =
         CertificateParams::new(names.iter().map(|s| s.to_string()).collect::<Vec<_>>()).unwrap();
     params.distinguished_name.push(DnType::CommonName, names[0]);
-    params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
+    if spec.server_auth {
+        params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
+    }
     params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
     let now = time::OffsetDateTime::now_utc();
-    params.not_before = now + days(from);
-    params.not_after = now + days(to);
+    params.not_before = now + days(spec.from);
+    params.not_after = now + days(spec.to);
+    if let Some(url) = spec.issuer_url {
+        params.custom_extensions = vec![rcgen::CustomExtension::from_oid_content(
+            &[1, 3, 6, 1, 5, 5, 7, 1, 1],
+            aia_der(url),
+        )];
+    }
     params
 }
 
@@ -91,6 +151,30 @@ impl TestPki {
     fn signed(&self, names: &[&str], from: i64, to: i64) -> Identity {
         let key = KeyPair::generate().unwrap();
         let cert = leaf_params(names, from, to)
+            .signed_by(&key, &self.issuer)
+            .unwrap();
+        identity_of(cert, key)
+    }
+
+    /// An intermediate CA named `name`, issued by this one; its
+    /// `ca_der`/`ca_pem` are the intermediate's, and the leaves it signs
+    /// need it sent after them to chain to this CA.
+    pub fn intermediate(&self, name: &str) -> TestPki {
+        let params = ca_params(name);
+        let key = KeyPair::generate().unwrap();
+        let cert = params.signed_by(&key, &self.issuer).unwrap();
+        TestPki {
+            ca_der: cert.der().clone(),
+            ca_pem: cert.pem(),
+            issuer: Issuer::new(params, key),
+        }
+    }
+
+    /// A leaf made as `spec` says, signed by this CA (the chain holds
+    /// the leaf only).
+    pub fn leaf(&self, spec: &LeafSpec) -> Identity {
+        let key = KeyPair::generate().unwrap();
+        let cert = leaf_spec_params(spec)
             .signed_by(&key, &self.issuer)
             .unwrap();
         identity_of(cert, key)

@@ -1,0 +1,156 @@
+//! One function per rule about the chain as a path: a trusted root
+//! (X-04), completeness as served (X-07, confirmed through the issuer URL
+//! when one is named) and order (X-08).
+
+use rustls::CertificateError;
+use x509_parser::prelude::{GeneralName, ParsedExtension, X509Certificate};
+
+use super::{Chain, builds_path};
+use crate::check::rules::Verdicts;
+
+const OID_CA_ISSUERS: &str = "1.3.6.1.5.5.7.48.2";
+
+impl Chain<'_> {
+    /// X-04: a path from the leaf to a root of the store.
+    pub(super) fn chains_to_root(&self, out: &mut Verdicts) {
+        if self.trusted {
+            let store = if self.private_root {
+                "an added root"
+            } else {
+                "the Mozilla store (webpki-roots)"
+            };
+            return out.pass("X-04", format!("chains to {store}"));
+        }
+        let Err(e) = &self.verdict else {
+            return;
+        };
+        let (why, fix) = if self.self_signed {
+            ("", "use a certificate from a public CA")
+        } else if self.incomplete {
+            (
+                " (no path with the certificates sent: see X-07)",
+                "send the full chain (see X-07); if it still fails, use a CA in the system stores",
+            )
+        } else {
+            (
+                "",
+                "use a certificate from a CA in the system stores (Mozilla, Apple, Android)",
+            )
+        };
+        out.fail("X-04", format!("{}{why}", describe(e)), fix);
+    }
+
+    /// X-07: the issuer of the last certificate sent is sent too or is a
+    /// root.
+    pub(super) fn complete(&self, out: &mut Verdicts) {
+        if !self.incomplete {
+            let msg = format!("{} certificate(s) sent", self.parsed.len());
+            return out.pass("X-07", msg);
+        }
+        let last = self.last();
+        out.fail(
+            "X-07",
+            format!(
+                "the issuer of '{}' ('{}') is not sent and is not a root; devices without it \
+                 cached fail (600001, -202){}",
+                last.subject(),
+                last.issuer(),
+                self.aia_note(last)
+            ),
+            format!(
+                "append the intermediate '{}' to the certificate file \
+                 (nginx ssl_certificate: use fullchain.pem)",
+                last.issuer()
+            ),
+        );
+    }
+
+    /// What the issuer URL (AIA) of `last` says about a missing
+    /// intermediate: fetched (http, one DER certificate) and tried.
+    fn aia_note(&self, last: &X509Certificate) -> String {
+        let Some(url) = aia_url(last) else {
+            return "; the certificate names no issuer URL (AIA)".into();
+        };
+        match self.checker.fetch_der(&url) {
+            Err(why) => format!(
+                "; fetching the issuer from {url} failed ({why}), \
+                 so the repaired chain was not tried"
+            ),
+            Ok(der) => {
+                let mut with = self.seen.chain[1..].to_vec();
+                with.push(der);
+                if builds_path(&self.verify(&with)) {
+                    format!(
+                        "; with the issuer from {url} the chain verifies, \
+                         so only the server's file lacks it"
+                    )
+                } else {
+                    format!("; the issuer from {url} does not complete a trusted path either")
+                }
+            }
+        }
+    }
+
+    /// X-08: leaf first, each certificate followed by its issuer.
+    pub(super) fn order(&self, out: &mut Verdicts) {
+        let order_ok = self
+            .parsed
+            .windows(2)
+            .all(|w| w[0].issuer().as_raw() == w[1].subject().as_raw());
+        let last = self.last();
+        let root_sent = self.parsed.len() > 1 && last.subject().as_raw() == last.issuer().as_raw();
+        if !order_ok {
+            out.warn(
+                "X-08",
+                "the certificates are out of order or include unrelated ones",
+                "send leaf first, then each issuer in turn",
+            );
+        } else if root_sent {
+            out.info("X-08", "the root is sent too (harmless, wastes bytes)", "");
+        } else {
+            out.pass("X-08", "leaf first, each issuer next");
+        }
+    }
+}
+
+/// Why the verifier found no trusted path, in words.
+fn describe(e: &rustls::Error) -> String {
+    let rustls::Error::InvalidCertificate(e) = e else {
+        return e.to_string();
+    };
+    match e {
+        CertificateError::UnknownIssuer => {
+            "no path to a trusted root: the issuer is unknown".into()
+        }
+        CertificateError::BadSignature => "a signature in the chain does not verify".into(),
+        CertificateError::BadEncoding => "a certificate in the chain cannot be decoded".into(),
+        CertificateError::UnhandledCriticalExtension => {
+            "a certificate in the chain has a critical extension that is not understood".into()
+        }
+        CertificateError::InvalidPurpose | CertificateError::InvalidPurposeContext { .. } => {
+            "a certificate in the chain is not valid for server authentication".into()
+        }
+        CertificateError::Revoked => "a certificate in the chain is revoked".into(),
+        CertificateError::UnsupportedSignatureAlgorithmContext { .. } => {
+            "a signature algorithm in the chain is not supported".into()
+        }
+        other => format!("the chain does not verify: {other}"),
+    }
+}
+
+/// The caIssuers URL of `c`'s Authority Information Access, if any.
+fn aia_url(c: &X509Certificate) -> Option<String> {
+    c.extensions()
+        .iter()
+        .find_map(|e| match e.parsed_extension() {
+            ParsedExtension::AuthorityInfoAccess(aia) => {
+                aia.accessdescs.iter().find_map(|d| {
+                    match (&d.access_method.to_id_string()[..], &d.access_location) {
+                        (OID_CA_ISSUERS, GeneralName::URI(u)) => Some(u.to_string()),
+                        _ => None,
+                    }
+                })
+            }
+            _ => None,
+        })
+}

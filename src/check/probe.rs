@@ -1,0 +1,199 @@
+//! The TLS probes: real rustls handshakes, each offering one thing (a TLS
+//! version, a cipher suite, a key-exchange group, a certificate type, no
+//! SNI), with a verifier that only records what the server sent. Every
+//! verdict on the certificates is computed afterwards, offline.
+
+use std::net::{IpAddr, SocketAddr, TcpStream, ToSocketAddrs};
+use std::sync::Arc;
+
+use rustls::crypto::{CryptoProvider, SupportedKxGroup, ring};
+use rustls::pki_types::{CertificateDer, ServerName};
+use rustls::{ClientConfig, ClientConnection, SignatureScheme, SupportedCipherSuite};
+
+use super::Run;
+use crate::tls::AcceptAny;
+
+/// What one handshake saw.
+#[derive(Debug, Clone, Default)]
+pub(super) struct Seen {
+    pub chain: Vec<CertificateDer<'static>>,
+    pub ocsp: Vec<u8>,
+}
+
+/// What a completed handshake agreed on, by name (`TLSv1_3`, …).
+pub(super) struct Agreed {
+    pub version: String,
+    pub suite: String,
+    pub group: String,
+}
+
+/// The outcome of one probe handshake.
+pub(super) enum Probe {
+    Done(Seen, Agreed),
+    /// The server refused what was offered (an alert, an incompatibility).
+    Refused(String),
+    /// No answer either way (reset, EOF, timeout, connect failure).
+    Failed(String),
+}
+
+impl Probe {
+    pub fn done(&self) -> bool {
+        matches!(self, Probe::Done(..))
+    }
+}
+
+/// What a probe offers; `None` offers everything rustls has.
+#[derive(Default)]
+pub(super) struct Offer {
+    pub tls12: bool,
+    pub tls13: bool,
+    pub suites: Option<Vec<SupportedCipherSuite>>,
+    pub groups: Option<Vec<&'static dyn SupportedKxGroup>>,
+    pub schemes: Option<Vec<SignatureScheme>>,
+    pub sni: bool,
+}
+
+impl Offer {
+    pub fn versions(tls12: bool, tls13: bool) -> Offer {
+        Offer {
+            tls12,
+            tls13,
+            sni: true,
+            ..Offer::default()
+        }
+    }
+}
+
+pub(super) const RSA_SCHEMES: [SignatureScheme; 6] = [
+    SignatureScheme::RSA_PSS_SHA256,
+    SignatureScheme::RSA_PSS_SHA384,
+    SignatureScheme::RSA_PSS_SHA512,
+    SignatureScheme::RSA_PKCS1_SHA256,
+    SignatureScheme::RSA_PKCS1_SHA384,
+    SignatureScheme::RSA_PKCS1_SHA512,
+];
+pub(super) const ECDSA_SCHEMES: [SignatureScheme; 3] = [
+    SignatureScheme::ECDSA_NISTP256_SHA256,
+    SignatureScheme::ECDSA_NISTP384_SHA384,
+    SignatureScheme::ECDSA_NISTP521_SHA512,
+];
+
+/// The registered name of a TLS code point, or its number when rustls
+/// does not know it.
+pub(super) fn code_name(name: Option<&'static str>, number: u16) -> String {
+    name.map_or_else(|| format!("0x{number:04x}"), str::to_owned)
+}
+
+/// The name of a cipher suite (`TLS13_AES_128_GCM_SHA256`, …).
+pub(super) fn suite_name(s: &SupportedCipherSuite) -> String {
+    code_name(s.suite().as_str(), u16::from(s.suite()))
+}
+
+impl Run<'_> {
+    /// The address to connect to: the checker's `resolve` map, an IP
+    /// target itself, or the first address DNS gives.
+    pub(super) fn address(&self) -> Result<SocketAddr, String> {
+        let t = self.target;
+        if let Some(a) = self.checker.resolved(&t.host) {
+            return Ok(a);
+        }
+        if let Ok(ip) = t.host.parse::<IpAddr>() {
+            return Ok(SocketAddr::new(ip, t.port));
+        }
+        (t.host.as_str(), t.port)
+            .to_socket_addrs()
+            .map_err(|e| format!("DNS lookup of {} failed: {e}", t.host))?
+            .next()
+            .ok_or_else(|| format!("{} has no address", t.host))
+    }
+
+    /// One handshake with `addr` offering `offer`, then hang up.
+    pub(super) fn probe(&self, addr: SocketAddr, offer: &Offer) -> Probe {
+        let base = ring::default_provider();
+        let provider = CryptoProvider {
+            cipher_suites: offer.suites.clone().unwrap_or(base.cipher_suites.clone()),
+            kx_groups: offer.groups.clone().unwrap_or(base.kx_groups.clone()),
+            ..base
+        };
+        let recorder = Arc::new(AcceptAny::new(
+            provider.signature_verification_algorithms,
+            offer.schemes.clone(),
+            true,
+        ));
+        let mut versions = Vec::new();
+        if offer.tls13 {
+            versions.push(&rustls::version::TLS13);
+        }
+        if offer.tls12 {
+            versions.push(&rustls::version::TLS12);
+        }
+        let config = match ClientConfig::builder_with_provider(Arc::new(provider))
+            .with_protocol_versions(&versions)
+        {
+            Ok(b) => b,
+            Err(e) => return Probe::Refused(format!("nothing to offer: {e}")),
+        };
+        let mut config = config
+            .dangerous()
+            .with_custom_certificate_verifier(recorder.clone())
+            .with_no_client_auth();
+        config.enable_sni = offer.sni;
+        config.alpn_protocols = vec![b"http/1.1".to_vec()];
+        let Ok(name) = ServerName::try_from(self.target.host.clone()) else {
+            return Probe::Failed(format!("{} is not a valid server name", self.target.host));
+        };
+        let mut conn = match ClientConnection::new(Arc::new(config), name) {
+            Ok(c) => c,
+            Err(e) => return Probe::Failed(e.to_string()),
+        };
+        if let Err(outcome) = self.handshake(addr, &mut conn) {
+            return outcome;
+        }
+        let (chain, ocsp) = recorder.seen();
+        Probe::Done(Seen { chain, ocsp }, agreed(&conn))
+    }
+
+    /// Drive the handshake of `conn` over a new connection to `addr`.
+    fn handshake(&self, addr: SocketAddr, conn: &mut ClientConnection) -> Result<(), Probe> {
+        let timeout = self.checker.timeout;
+        let mut tcp = TcpStream::connect_timeout(&addr, timeout)
+            .map_err(|e| Probe::Failed(format!("connect to {addr}: {e}")))?;
+        let _ = tcp.set_read_timeout(Some(timeout));
+        let _ = tcp.set_write_timeout(Some(timeout));
+        while conn.is_handshaking() {
+            if let Err(e) = conn.complete_io(&mut tcp) {
+                let refused = e
+                    .get_ref()
+                    .and_then(|inner| inner.downcast_ref::<rustls::Error>())
+                    .is_some_and(|r| {
+                        matches!(
+                            r,
+                            rustls::Error::AlertReceived(_) | rustls::Error::PeerIncompatible(_)
+                        )
+                    });
+                return Err(if refused {
+                    Probe::Refused(e.to_string())
+                } else {
+                    Probe::Failed(e.to_string())
+                });
+            }
+        }
+        Ok(())
+    }
+}
+
+fn agreed(conn: &ClientConnection) -> Agreed {
+    Agreed {
+        version: conn
+            .protocol_version()
+            .map_or("?".into(), |v| code_name(v.as_str(), u16::from(v))),
+        suite: conn
+            .negotiated_cipher_suite()
+            .map_or("?".into(), |s| suite_name(&s)),
+        group: conn
+            .negotiated_key_exchange_group()
+            .map_or("?".into(), |g| {
+                code_name(g.name().as_str(), u16::from(g.name()))
+            }),
+    }
+}
