@@ -10,38 +10,13 @@ use std::io::Write;
 use std::sync::{Arc, mpsc};
 use std::time::Duration;
 
+use common::procfs::{fd_targets, fds, thread_names, threads};
 use common::{HttpServer, TestPki, WsServer, watchdog};
 use misbehave::{APIS, Api, Gate, Rig, expect, misbehave, network, timeout, too_large};
 use wxnet::{ConnectSocketOptions, ErrorKind, SocketClose, SocketTask};
 
 const WS: &str = "wss://ws.example.com";
 const SECS: Duration = Duration::from_secs(5);
-
-fn count(dir: &str) -> usize {
-    std::fs::read_dir(dir).unwrap().count()
-}
-
-/// Names of the process's threads, for a failure message.
-fn thread_names() -> Vec<String> {
-    let mut v: Vec<String> = std::fs::read_dir("/proc/self/task")
-        .unwrap()
-        .filter_map(|t| std::fs::read_to_string(t.ok()?.path().join("comm")).ok())
-        .map(|n| n.trim().to_string())
-        .collect();
-    v.sort();
-    v
-}
-
-/// What the fd table points at, for a failure message.
-fn fd_targets() -> Vec<String> {
-    let mut v: Vec<String> = std::fs::read_dir("/proc/self/fd")
-        .unwrap()
-        .filter_map(|e| std::fs::read_link(e.ok()?.path()).ok())
-        .map(|p| p.display().to_string())
-        .collect();
-    v.sort();
-    v
-}
 
 /// A WebSocket peer by path: `/echo`, a frame with a reserved bit set,
 /// a reset, or (`/mute`) silence until `quiet` opens.
@@ -105,7 +80,7 @@ fn faults_leave_no_thread_or_file_descriptor_behind() {
         let refused_addr = closed.local_addr().unwrap();
         drop(closed);
 
-        let (threads, fds) = (count("/proc/self/task"), count("/proc/self/fd"));
+        let (threads, fds) = (threads(), fds());
         let (names, targets) = (thread_names(), fd_targets());
         let muted_closed;
         {
@@ -185,14 +160,14 @@ fn faults_leave_no_thread_or_file_descriptor_behind() {
         release.open();
         quiet.open();
         let settled = common::eventually(Duration::from_secs(3), || {
-            count("/proc/self/task") == threads && count("/proc/self/fd") == fds
+            threads() == threads && fds() == fds
         });
         assert!(
             settled,
             "threads {threads} -> {}: {names:?} -> {:?}\nfds {fds} -> {}: {targets:?} -> {:?}",
-            count("/proc/self/task"),
+            threads(),
             thread_names(),
-            count("/proc/self/fd"),
+            fds(),
             fd_targets()
         );
     });

@@ -1,0 +1,150 @@
+//! A throw-away certificate authority (rcgen) and the leaves it signs:
+//! valid, expired, not yet valid, self-signed, or signed by a CA nobody
+//! trusts; plus the rustls server configuration that serves a leaf.
+
+use std::sync::Arc;
+
+use rcgen::{
+    BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
+    KeyUsagePurpose,
+};
+use rustls::ServerConfig;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+
+/// A server identity: certificate chain and key.
+pub struct Identity {
+    pub chain: Vec<CertificateDer<'static>>,
+    pub key: PrivateKeyDer<'static>,
+    /// The leaf as PEM, for outside programs that read files.
+    pub cert_pem: String,
+    /// The key as PKCS#8 PEM.
+    pub key_pem: String,
+}
+
+/// A throw-away certificate authority.
+pub struct TestPki {
+    ca_der: CertificateDer<'static>,
+    ca_pem: String,
+    issuer: Issuer<'static, KeyPair>,
+}
+
+fn days(n: i64) -> time::Duration {
+    time::Duration::days(n)
+}
+
+fn new_ca(name: &str) -> (CertificateDer<'static>, String, Issuer<'static, KeyPair>) {
+    let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    params.distinguished_name.push(DnType::CommonName, name);
+    params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+    let now = time::OffsetDateTime::now_utc();
+    params.not_before = now - days(2);
+    params.not_after = now + days(365);
+    let key = KeyPair::generate().unwrap();
+    let cert = params.self_signed(&key).unwrap();
+    (cert.der().clone(), cert.pem(), Issuer::new(params, key))
+}
+
+fn leaf_params(names: &[&str], from: i64, to: i64) -> CertificateParams {
+    let mut params =
+        CertificateParams::new(names.iter().map(|s| s.to_string()).collect::<Vec<_>>()).unwrap();
+    params.distinguished_name.push(DnType::CommonName, names[0]);
+    params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
+    params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+    let now = time::OffsetDateTime::now_utc();
+    params.not_before = now + days(from);
+    params.not_after = now + days(to);
+    params
+}
+
+fn identity_of(cert: rcgen::Certificate, key: KeyPair) -> Identity {
+    Identity {
+        chain: vec![cert.der().clone()],
+        key: PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der())),
+        cert_pem: cert.pem(),
+        key_pem: key.serialize_pem(),
+    }
+}
+
+impl TestPki {
+    pub fn new() -> TestPki {
+        let (ca_der, ca_pem, issuer) = new_ca("wxnet test CA");
+        TestPki {
+            ca_der,
+            ca_pem,
+            issuer,
+        }
+    }
+
+    pub fn ca_pem(&self) -> Vec<u8> {
+        self.ca_pem.clone().into_bytes()
+    }
+
+    pub fn ca_der(&self) -> Vec<u8> {
+        self.ca_der.to_vec()
+    }
+
+    fn signed(&self, names: &[&str], from: i64, to: i64) -> Identity {
+        let key = KeyPair::generate().unwrap();
+        let cert = leaf_params(names, from, to)
+            .signed_by(&key, &self.issuer)
+            .unwrap();
+        identity_of(cert, key)
+    }
+
+    /// A leaf for `names`, valid from yesterday for 30 days.
+    pub fn identity(&self, names: &[&str]) -> Identity {
+        self.signed(names, -1, 30)
+    }
+
+    pub fn expired_identity(&self, names: &[&str]) -> Identity {
+        self.signed(names, -30, -1)
+    }
+
+    pub fn not_yet_valid_identity(&self, names: &[&str]) -> Identity {
+        self.signed(names, 1, 30)
+    }
+
+    pub fn self_signed_identity(&self, names: &[&str]) -> Identity {
+        let key = KeyPair::generate().unwrap();
+        let cert = leaf_params(names, -1, 30).self_signed(&key).unwrap();
+        identity_of(cert, key)
+    }
+
+    /// Signed by a CA nobody trusts.
+    pub fn foreign_ca_identity(&self, names: &[&str]) -> Identity {
+        let (_, _, issuer) = new_ca("foreign CA");
+        let key = KeyPair::generate().unwrap();
+        let cert = leaf_params(names, -1, 30).signed_by(&key, &issuer).unwrap();
+        identity_of(cert, key)
+    }
+
+    /// Writes `id` as `<stem>.crt` and `<stem>.key` (PEM) into `dir`, for
+    /// outside programs; returns both paths.
+    pub fn write_pem(
+        &self,
+        id: &Identity,
+        dir: &std::path::Path,
+        stem: &str,
+    ) -> (std::path::PathBuf, std::path::PathBuf) {
+        let (cert, key) = (
+            dir.join(format!("{stem}.crt")),
+            dir.join(format!("{stem}.key")),
+        );
+        std::fs::write(&cert, &id.cert_pem).unwrap();
+        std::fs::write(&key, &id.key_pem).unwrap();
+        (cert, key)
+    }
+
+    pub fn server_config(&self, id: &Identity) -> Arc<ServerConfig> {
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let mut config = ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_no_client_auth()
+            .with_single_cert(id.chain.clone(), id.key.clone_key())
+            .unwrap();
+        config.alpn_protocols = vec![b"http/1.1".to_vec()];
+        Arc::new(config)
+    }
+}
