@@ -10,7 +10,7 @@ use std::io::Write;
 use std::sync::{Arc, mpsc};
 use std::time::Duration;
 
-use common::procfs::{fd_targets, fds, thread_names, threads};
+use common::procfs;
 use common::{HttpServer, TestPki, WsServer, watchdog};
 use misbehave::{APIS, Api, Gate, Rig, expect, misbehave, network, timeout, too_large};
 use wxnet::{ConnectSocketOptions, ErrorKind, SocketClose, SocketTask};
@@ -80,8 +80,8 @@ fn faults_leave_no_thread_or_file_descriptor_behind() {
         let refused_addr = closed.local_addr().unwrap();
         drop(closed);
 
-        let (threads, fds) = (threads(), fds());
-        let (names, targets) = (thread_names(), fd_targets());
+        let (threads, fds) = (procfs::threads(), procfs::fds());
+        let (names, targets) = (procfs::thread_names(), procfs::fd_targets());
         let muted_closed;
         {
             let ws_addr = ws.addr();
@@ -160,15 +160,15 @@ fn faults_leave_no_thread_or_file_descriptor_behind() {
         release.open();
         quiet.open();
         let settled = common::eventually(Duration::from_secs(3), || {
-            threads() == threads && fds() == fds
+            procfs::threads() == threads && procfs::fds() == fds
         });
         assert!(
             settled,
             "threads {threads} -> {}: {names:?} -> {:?}\nfds {fds} -> {}: {targets:?} -> {:?}",
-            threads(),
-            thread_names(),
-            fds(),
-            fd_targets()
+            procfs::threads(),
+            procfs::thread_names(),
+            procfs::fds(),
+            procfs::fd_targets()
         );
     });
 }
