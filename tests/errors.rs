@@ -1,4 +1,5 @@
-//! The error table (SPEC §7) and the thread-safety of public types.
+//! The error table (errno and errMsg of every kind) and the thread-safety
+//! of public types.
 
 use wxnet::{Api, Error, ErrorKind};
 

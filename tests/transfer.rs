@@ -1,4 +1,4 @@
-//! `upload_file` and `download_file` (SPEC §4): streamed, capped, atomic.
+//! `upload_file` and `download_file`: streamed, capped, atomic.
 
 mod common;
 
