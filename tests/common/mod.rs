@@ -1,16 +1,22 @@
 //! Loopback fixtures shared by the integration tests, the examples and
 //! the benchmarks, one file per concept:
 //!
-//! | file | what |
-//! | --- | --- |
-//! | `pki.rs` | [`TestPki`]: a throw-away CA and the leaves it signs ([`Identity`]) |
-//! | `http.rs` | [`HttpServer`]: HTTPS/1.1 with counters; [`Conn`], [`Request`], [`client_builder`] |
-//! | `ws.rs` | [`WsServer`]: `wss://` on tungstenite; [`Upgrade`] |
-//! | `tcp.rs` | [`RawServer`] (raw TCP connections) and [`blackhole`] (a connect that hangs) |
-//! | `process.rs` | [`Program`]: outside programs (`openssl s_server`, nginx, ...) on a free port; [`require`] |
-//! | `procfs.rs` | `procfs::threads()`, `fds()`, `rss_kib()` ...: this process's `/proc/self` counters |
-//! | `util.rs` | [`watchdog`], [`eventually`], [`TempDir`], [`pattern`], [`sha256_hex`], [`parse_multipart`] |
-//! | `baseline.rs` | [`raw_ureq_agent`]: plain ureq, the baseline the benchmarks compare with |
+//! - `pki.rs`: [`TestPki`], a throw-away CA and the leaves it signs
+//!   ([`Identity`], also as PEM files for outside programs).
+//! - `http.rs`: [`HttpServer`], HTTPS/1.1 with counters; its handler's
+//!   [`Conn`] and [`Request`]; [`client_builder`] to reach it.
+//! - `ws.rs`: [`WsServer`], `wss://` on tungstenite; [`Upgrade`].
+//! - `tcp.rs`: [`RawServer`] (raw TCP connections) and [`blackhole`] (a
+//!   connect that hangs).
+//! - `process.rs`: [`Program`], an outside program (`openssl s_server`,
+//!   nginx, tinyproxy) on a free port, killed on drop; [`require`] fails a
+//!   test whose program is missing, naming its Debian package.
+//! - `procfs.rs`: this process's `/proc/self` counters: `threads()`,
+//!   `fds()`, `rss_kib()`, `peak_rss_kib()` and names for failure messages.
+//! - `util.rs`: [`watchdog`], [`eventually`], [`TempDir`], [`pattern`],
+//!   [`sha256_hex`], [`parse_multipart`].
+//! - `baseline.rs`: [`raw_ureq_agent`], plain ureq, the baseline the
+//!   benchmarks compare wxnet with.
 //!
 //! Everything but the `/proc` counters is re-exported here, so callers
 //! write `common::HttpServer` and `common::procfs::threads()`.

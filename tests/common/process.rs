@@ -9,6 +9,10 @@
 //! retried on a new port. A missing program fails the test with the name
 //! of the Debian package that provides it (`scripts/test` installs them):
 //! a test never passes because its program was absent.
+//!
+//! A new program takes one line in the `NEEDED` list of `scripts/test`
+//! (program and package) and a [`Program::start`] in its test; a server
+//! that forks is fine, as its whole process group is killed.
 
 use std::fs::File;
 use std::net::{Ipv4Addr, SocketAddr, TcpListener};
