@@ -7,30 +7,19 @@
 #[path = "../tests/common/mod.rs"]
 mod common;
 
+use common::procfs;
+
 use std::process::Command;
 use std::sync::{Arc, Barrier};
 use std::time::Duration;
 
-fn status(key: &str) -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .unwrap()
-        .lines()
-        .find_map(|l| l.strip_prefix(key))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap_or(0)
-}
-
-fn count(dir: &str) -> usize {
-    std::fs::read_dir(dir).map(|d| d.count()).unwrap_or(0)
-}
-
 fn report(stage: &str) {
     println!(
         "{stage:<38} {:>8} {:>9} {:>8} {:>8}",
-        status("VmRSS:"),
-        status("RssAnon:"),
-        count("/proc/self/task"),
-        count("/proc/self/fd")
+        procfs::rss_kib(),
+        procfs::status_kib("RssAnon"),
+        procfs::threads(),
+        procfs::fds()
     );
 }
 

@@ -12,24 +12,10 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use common::procfs;
 use wxnet::{
     ConnectSocketOptions, DownloadFileOptions, RequestOptions, SocketMessage, UploadFileOptions,
 };
-
-fn proc_count(dir: &str) -> usize {
-    std::fs::read_dir(dir).map_or(0, |d| d.count())
-}
-
-fn rss_kib() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find_map(|l| l.strip_prefix("VmRSS:"))
-                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        })
-        .unwrap_or(0)
-}
 
 fn main() {
     let mut args = std::env::args().skip(1);
@@ -153,9 +139,9 @@ fn main() {
             start.elapsed().as_secs() / 60,
             calls.load(Ordering::Relaxed),
             failures.lock().unwrap(),
-            rss_kib(),
-            proc_count("/proc/self/task"),
-            proc_count("/proc/self/fd"),
+            procfs::rss_kib(),
+            procfs::threads(),
+            procfs::fds(),
         );
     }
     stop.store(true, Ordering::Relaxed);

@@ -15,15 +15,6 @@ use std::time::Instant;
 
 const MIB: usize = 1024 * 1024;
 
-fn peak_rss_kib() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .unwrap()
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap_or(0)
-}
-
 /// The client side, in a child process: one transfer, then its figures.
 fn child(lib: &str, dir: &str, addr: SocketAddr, dir_path: &Path, mib: usize) {
     let ca = std::fs::read(dir_path.join("ca.der")).unwrap();
@@ -81,7 +72,11 @@ fn child(lib: &str, dir: &str, addr: SocketAddr, dir_path: &Path, mib: usize) {
         }
     }
     let secs = t0.elapsed().as_secs_f64();
-    println!("{:.0} {}", mib as f64 / secs, peak_rss_kib());
+    println!(
+        "{:.0} {}",
+        mib as f64 / secs,
+        common::procfs::peak_rss_kib()
+    );
 }
 
 fn main() {

@@ -10,6 +10,7 @@ use std::io::Write;
 use std::sync::{Arc, mpsc};
 use std::time::Duration;
 
+use common::procfs;
 use common::{HttpServer, TestPki, WsServer, watchdog};
 use misbehave::{
     APIS, Api, Gate, Rig, expect, invalid_response, misbehave, network, reset, timeout, too_large,
@@ -18,32 +19,6 @@ use wxnet::{ConnectSocketOptions, ErrorKind, SocketClose, SocketTask};
 
 const WS: &str = "wss://ws.example.com";
 const SECS: Duration = Duration::from_secs(5);
-
-fn count(dir: &str) -> usize {
-    std::fs::read_dir(dir).unwrap().count()
-}
-
-/// Names of the process's threads, for a failure message.
-fn thread_names() -> Vec<String> {
-    let mut v: Vec<String> = std::fs::read_dir("/proc/self/task")
-        .unwrap()
-        .filter_map(|t| std::fs::read_to_string(t.ok()?.path().join("comm")).ok())
-        .map(|n| n.trim().to_string())
-        .collect();
-    v.sort();
-    v
-}
-
-/// What the fd table points at, for a failure message.
-fn fd_targets() -> Vec<String> {
-    let mut v: Vec<String> = std::fs::read_dir("/proc/self/fd")
-        .unwrap()
-        .filter_map(|e| std::fs::read_link(e.ok()?.path()).ok())
-        .map(|p| p.display().to_string())
-        .collect();
-    v.sort();
-    v
-}
 
 /// A WebSocket peer by path: `/echo`, a frame with a reserved bit set,
 /// a reset, or (`/mute`) silence until `quiet` opens.
@@ -107,8 +82,8 @@ fn faults_leave_no_thread_or_file_descriptor_behind() {
         let refused_addr = closed.local_addr().unwrap();
         drop(closed);
 
-        let (threads, fds) = (count("/proc/self/task"), count("/proc/self/fd"));
-        let (names, targets) = (thread_names(), fd_targets());
+        let (threads, fds) = (procfs::threads(), procfs::fds());
+        let (names, targets) = (procfs::thread_names(), procfs::fd_targets());
         let muted_closed;
         {
             let ws_addr = ws.addr();
@@ -177,15 +152,15 @@ fn faults_leave_no_thread_or_file_descriptor_behind() {
         release.open();
         quiet.open();
         let settled = common::eventually(Duration::from_secs(3), || {
-            count("/proc/self/task") == threads && count("/proc/self/fd") == fds
+            procfs::threads() == threads && procfs::fds() == fds
         });
         assert!(
             settled,
             "threads {threads} -> {}: {names:?} -> {:?}\nfds {fds} -> {}: {targets:?} -> {:?}",
-            count("/proc/self/task"),
-            thread_names(),
-            count("/proc/self/fd"),
-            fd_targets()
+            procfs::threads(),
+            procfs::thread_names(),
+            procfs::fds(),
+            procfs::fd_targets()
         );
     });
 }

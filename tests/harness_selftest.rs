@@ -8,7 +8,9 @@ use std::net::{SocketAddr, TcpStream};
 use std::sync::{Arc, Barrier, Mutex, mpsc};
 use std::time::{Duration, Instant};
 
-use common::{Conn, HttpServer, RawServer, Request, TestPki, eventually, watchdog};
+use common::{
+    Conn, HttpServer, Program, RawServer, Request, TestPki, eventually, require, watchdog,
+};
 use rustls::pki_types::{CertificateDer, ServerName};
 use rustls::{CertificateError, ClientConfig, ClientConnection, RootCertStore, StreamOwned};
 
@@ -493,4 +495,82 @@ fn watchdog_fails_a_test_that_overruns() {
 #[should_panic(expected = "the inner panic")]
 fn watchdog_passes_on_the_inner_panic() {
     watchdog(LIMIT, || panic!("the inner panic"));
+}
+
+/// `openssl s_server` with a leaf of `pki` for `HOST`, answering every
+/// request with its status page (`-www`), on ports taken from `ports`.
+fn s_server(pki: &TestPki, ports: impl FnMut() -> u16) -> Program {
+    let id = pki.identity(&[HOST]);
+    Program::start_on("openssl", "openssl", ports, |port, dir| {
+        let (cert, key) = pki.write_pem(&id, dir, "leaf");
+        let accept = format!("127.0.0.1:{port}");
+        let (cert, key) = (cert.display().to_string(), key.display().to_string());
+        [
+            "s_server", "-accept", &accept, "-cert", &cert, "-key", &key, "-www",
+        ]
+        .map(String::from)
+        .to_vec()
+    })
+}
+
+/// What a GET on `addr` returns, up to the end of the connection.
+fn status_page(pki: &TestPki, addr: SocketAddr) -> String {
+    let mut c = connect(&client_config(pki), addr).unwrap();
+    send(&mut c, b"GET / HTTP/1.0\r\n\r\n");
+    let mut page = Vec::new();
+    // Whether it ends with close_notify or a bare FIN is s_server's
+    // business: the bytes read before either stay in `page`.
+    let _ = c.read_to_end(&mut page);
+    String::from_utf8_lossy(&page).into_owned()
+}
+
+#[test]
+fn program_serves_its_port_and_is_killed_and_reaped_on_drop() {
+    watchdog(Duration::from_secs(8), || {
+        let pki = TestPki::new();
+        let server = s_server(&pki, common::process::free_port);
+        assert_eq!(server.attempts(), 1);
+        assert!(server.dir().join("leaf.crt").is_file());
+        let page = status_page(&pki, server.addr());
+        assert!(page.starts_with("HTTP/1.0 200 ok\r\n"), "{page}");
+        assert!(page.contains("s_server"), "{page}");
+
+        let (pid, addr) = (server.pid(), server.addr());
+        let dir = server.dir().to_path_buf();
+        drop(server);
+        // Reaped: not even a zombie is left.
+        assert!(!std::path::Path::new(&format!("/proc/{pid}")).exists());
+        assert!(TcpStream::connect(addr).is_err());
+        assert!(!dir.exists());
+    });
+}
+
+#[test]
+fn program_moves_to_another_port_when_its_port_is_taken() {
+    watchdog(Duration::from_secs(8), || {
+        let pki = TestPki::new();
+        let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let taken_port = taken.local_addr().unwrap().port();
+        let mut ports = vec![common::process::free_port(), taken_port];
+        let server = s_server(&pki, || ports.pop().unwrap());
+        assert_eq!(server.attempts(), 2);
+        assert_ne!(server.port(), taken_port);
+        assert!(status_page(&pki, server.addr()).starts_with("HTTP/1.0 200 ok\r\n"));
+    });
+}
+
+#[test]
+#[should_panic(expected = "needs the Debian package `wxnet-made-up-package`")]
+fn a_missing_program_fails_the_test_naming_its_package() {
+    require("wxnet-no-such-program", "wxnet-made-up-package");
+}
+
+#[test]
+#[should_panic(expected = "Unknown option")]
+fn a_program_that_exits_before_listening_fails_with_its_output() {
+    watchdog(Duration::from_secs(8), || {
+        Program::start("openssl", "openssl", |_, _| {
+            vec!["s_server".into(), "-no-such-option".into()]
+        })
+    });
 }

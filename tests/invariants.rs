@@ -11,25 +11,13 @@ use std::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, mpsc};
 use std::time::Duration;
 
+use common::procfs::{fds, rss_kib, threads};
 use common::{HttpServer, TempDir, TestPki, eventually, watchdog};
 use wxnet::{DownloadFileOptions, ErrorKind, Method, RequestOptions, UploadFileOptions};
 
 const THREADS: usize = 16;
 const PER_THREAD: usize = 1250;
 const CALLS: usize = THREADS * PER_THREAD;
-
-fn count(dir: &str) -> usize {
-    std::fs::read_dir(dir).map_or(0, |d| d.count())
-}
-
-fn rss_kib() -> u64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap()
-}
 
 /// A small deterministic generator: the run is the same every time.
 struct Lcg(u64);
@@ -87,8 +75,8 @@ fn acceptable(plan: Plan, result: &Result<u16, ErrorKind>) -> bool {
 #[test]
 fn twenty_thousand_mixed_calls_each_end_once_and_leave_nothing_behind() {
     watchdog(Duration::from_secs(30), || {
-        let threads_before = count("/proc/self/task");
-        let fds_before = count("/proc/self/fd");
+        let threads_before = threads();
+        let fds_before = fds();
         let rss_before = rss_kib();
         let dir = TempDir::new("invariants");
         let upload = dir.path().join("upload.bin");
@@ -307,18 +295,16 @@ fn twenty_thousand_mixed_calls_each_end_once_and_leave_nothing_behind() {
         drop(server);
         // Server connection threads end as their clients went away.
         assert!(
-            eventually(Duration::from_secs(10), || count("/proc/self/task")
-                <= threads_before),
+            eventually(Duration::from_secs(10), || threads() <= threads_before),
             "threads: {} before, {} after",
             threads_before,
-            count("/proc/self/task")
+            threads()
         );
         assert!(
-            eventually(Duration::from_secs(5), || count("/proc/self/fd")
-                <= fds_before),
+            eventually(Duration::from_secs(5), || fds() <= fds_before),
             "fds: {} before, {} after",
             fds_before,
-            count("/proc/self/fd")
+            fds()
         );
         // The allocator keeps some freed pages; a leak of 20,000 calls'
         // worth would be far above this.

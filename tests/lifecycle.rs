@@ -1,4 +1,4 @@
-//! The pool, deadlines, abort, background and shutdown (SPEC §1, §3, §6):
+//! The pool, deadlines, abort, background and shutdown:
 //! every call ends in exactly one success-or-fail and one complete.
 
 mod common;

@@ -1,4 +1,4 @@
-//! The domain and URL policy (SPEC §2) as a table: each case asserts
+//! The domain and URL policy as a table: each case asserts
 //! "allowed" or the exact errMsg and errno.
 
 use wxnet::{ApiKind, Client, ErrorKind};

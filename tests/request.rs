@@ -1,4 +1,4 @@
-//! `request` behaviour (SPEC §3) against a loopback HTTPS server with a
+//! `request` behaviour against a loopback HTTPS server with a
 //! test CA, names mapped with `resolve`.
 
 mod common;

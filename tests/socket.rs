@@ -1,5 +1,6 @@
 //! `connect_socket`, `SocketTask` and the global socket functions
-//! (SPEC §5, §6) against loopback `wss://` servers.
+//! (opening, messages, closing, the five-socket limit) against loopback
+//! `wss://` servers.
 
 mod common;
 

@@ -1,6 +1,6 @@
-//! The binding public names of SPEC §9, used exactly as outside code uses
-//! them. Calls go to domains outside the lists, so everything runs without
-//! a network and each result is asserted.
+//! The public names that callers' code depends on, used exactly as outside
+//! code uses them. Calls go to domains outside the lists, so everything
+//! runs without a network and each result is asserted.
 
 use std::sync::mpsc;
 use std::time::Duration;

@@ -9,11 +9,7 @@ use std::time::Duration;
 use common::{HttpServer, TestPki, WsServer, watchdog};
 
 fn wxnet_threads() -> usize {
-    std::fs::read_dir("/proc/self/task")
-        .unwrap()
-        .filter_map(|t| std::fs::read_to_string(t.ok()?.path().join("comm")).ok())
-        .filter(|name| name.starts_with("wxnet-"))
-        .count()
+    common::procfs::threads_named("wxnet-")
 }
 
 #[test]

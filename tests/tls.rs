@@ -1,4 +1,4 @@
-//! TLS (SPEC §2): verified certificates or `ssl hand shake error`
+//! TLS: verified certificates or `ssl hand shake error`
 //! (600001) with the rustls reason as the source; `skip_domain_check`
 //! turns verification off.
 

@@ -1,4 +1,4 @@
-//! `upload_file` and `download_file` (SPEC §4): streamed, capped, atomic.
+//! `upload_file` and `download_file`: streamed, capped, atomic.
 
 mod common;
 
@@ -183,16 +183,6 @@ fn upload_of_a_missing_or_unreadable_file_fails_before_any_traffic() {
     assert_eq!(server.connections_accepted(), 0);
 }
 
-/// Peak resident memory (VmHWM) of this process, in KiB.
-fn peak_rss_kib() -> u64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap()
-}
-
 #[test]
 fn upload_memory_does_not_grow_with_file_size() {
     const CHILD: &str = "WXNET_UPLOAD_CHILD";
@@ -212,7 +202,7 @@ fn upload_memory_does_not_grow_with_file_size() {
             .wait()
             .unwrap();
         assert_eq!(res.status_code, 200);
-        println!("peak_kib={}", peak_rss_kib());
+        println!("peak_kib={}", common::procfs::peak_rss_kib());
         return;
     }
     watchdog(Duration::from_secs(30), || {
