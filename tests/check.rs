@@ -1,11 +1,10 @@
-//! `wxnet::check` and the `wxnet` command line against fixture servers on
-//! loopback: a root → intermediate → leaf PKI from the shared test CA, served by
-//! rustls with the chain, TLS versions and certificate fields each fixture
-//! needs.
+//! `wxnet::check` against fixture servers on loopback: a root →
+//! intermediate → leaf PKI from the shared test CA, served by rustls with
+//! the chain, TLS versions and certificate fields each fixture needs. The
+//! command line has its own tests (tests/cli.rs).
 
 mod common;
 
-use std::process::Command;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -332,164 +331,6 @@ fn doctor_judges_a_wxnet_json_with_the_client_policy_and_settings() {
     });
 }
 
-fn wxnet(args: &[&str]) -> (i32, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_wxnet"))
-        .args(args)
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-    )
-}
-
-#[test]
-fn the_command_line_prints_json_and_exits_by_verdict() {
-    watchdog(Duration::from_secs(10), || {
-        let pki = Pki::new();
-        let dir = common::TempDir::new("check-cli");
-        let ca = dir.path().join("ca.pem");
-        std::fs::write(&ca, pki.root_pem()).unwrap();
-        let ca = ca.to_str().unwrap();
-        let good = serve(&pki, &GOOD);
-        let bad = serve(
-            &pki,
-            &Fixture {
-                with_intermediate: false,
-                ..GOOD
-            },
-        );
-        let resolve = |s: &HttpServer| format!("{HOST}:{}:{}", s.port(), s.addr().ip());
-        let target = |s: &HttpServer| format!("{HOST}:{}", s.port());
-
-        let (code, out) = wxnet(&[
-            "check",
-            &target(&good),
-            "--resolve",
-            &resolve(&good),
-            "--cacert",
-            ca,
-            "--json",
-        ]);
-        let v: serde_json::Value = serde_json::from_str(&out).unwrap();
-        assert_eq!(code, 0, "{out}");
-        assert_eq!(v["failed"], false);
-        let (code, out) = wxnet(&[
-            "check",
-            &target(&bad),
-            "--resolve",
-            &resolve(&bad),
-            "--cacert",
-            ca,
-            "--json",
-        ]);
-        let v: serde_json::Value = serde_json::from_str(&out).unwrap();
-        assert_eq!(code, 1, "{out}");
-        let x07 = v["results"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|r| r["id"] == "X-07")
-            .unwrap();
-        assert_eq!(x07["status"], "FAIL");
-
-        let (code, _) = wxnet(&["check"]);
-        assert_eq!(code, 2);
-        let (code, _) = wxnet(&["frobnicate"]);
-        assert_eq!(code, 2);
-
-        // doctor: every entry judged, the bad ones named.
-        let json = dir.path().join("wxnet.json");
-        std::fs::write(
-            &json,
-            format!(
-                r#"{{"domains": {{"request": ["https://{HOST}:{}", "https://10.0.0.1", "https://*.example.com"]}},
-                    "resolve": {{"{HOST}": "{}"}}, "rootCertificates": ["ca.pem"]}}"#,
-                good.port(),
-                good.addr()
-            ),
-        )
-        .unwrap();
-        let (code, out) = wxnet(&["doctor", json.to_str().unwrap(), "--json"]);
-        assert_eq!(code, 1, "{out}");
-        let v: serde_json::Value = serde_json::from_str(&out).unwrap();
-        let entries = v["entries"].as_array().unwrap();
-        assert_eq!(entries.len(), 3);
-        assert!(entries[0]["problem"].is_null(), "{out}");
-        assert!(
-            entries[0]["verdict"].as_str().unwrap().starts_with("ok"),
-            "{out}"
-        );
-        assert!(entries[1]["problem"].as_str().unwrap().contains("IP"));
-        assert!(entries[2]["problem"].as_str().unwrap().contains("wildcard"));
-
-        // request: a thin front printing JSON.
-        let url = format!("https://{HOST}:{}/x", good.port());
-        let (code, out) = wxnet(&[
-            "request",
-            &url,
-            "--resolve",
-            &resolve(&good),
-            "--cacert",
-            ca,
-        ]);
-        assert_eq!(code, 0, "{out}");
-        let v: serde_json::Value = serde_json::from_str(&out).unwrap();
-        assert_eq!(v["statusCode"], 200);
-        assert_eq!(v["data"]["ok"], true);
-        // download, upload and ws: thin fronts too.
-        let file = dir.path().join("got.json");
-        let (code, out) = wxnet(&[
-            "download",
-            &url,
-            "-o",
-            file.to_str().unwrap(),
-            "--resolve",
-            &resolve(&good),
-            "--cacert",
-            ca,
-        ]);
-        assert_eq!(code, 0, "{out}");
-        assert_eq!(std::fs::read(&file).unwrap(), br#"{"ok":true}"#);
-        let (code, out) = wxnet(&[
-            "upload",
-            &url,
-            file.to_str().unwrap(),
-            "-F",
-            "k=v",
-            "--resolve",
-            &resolve(&good),
-            "--cacert",
-            ca,
-        ]);
-        assert_eq!(code, 0, "{out}");
-        let v: serde_json::Value = serde_json::from_str(&out).unwrap();
-        assert!(v["data"].as_str().unwrap().starts_with("got "), "{out}");
-        let ws = common::WsServer::echo(config_for(&pki, &GOOD));
-        let ws_url = format!("wss://{HOST}:{}/chat", ws.addr().port());
-        let ws_resolve = format!("{HOST}:{}:127.0.0.1", ws.addr().port());
-        let (code, out) = wxnet(&[
-            "ws",
-            &ws_url,
-            "--send",
-            "hello",
-            "--resolve",
-            &ws_resolve,
-            "--cacert",
-            ca,
-        ]);
-        assert_eq!(code, 0, "{out}");
-        assert!(out.contains(r#"{"message":"hello"}"#), "{out}");
-
-        let (code, out) = wxnet(&["request", "https://127.0.0.1/x", "--cacert", ca]);
-        assert_eq!(code, 1, "{out}");
-        assert!(
-            out.contains("600002"),
-            "an IP is never in a domain list: {out}"
-        );
-    });
-}
-
 #[test]
 fn a_sha1_rsa1024_certificate_file_fails_the_ats_checks() {
     // Static fixture: modern generators refuse SHA-1 and RSA-1024.
@@ -512,24 +353,6 @@ fn a_sha1_rsa1024_certificate_file_fails_the_ats_checks() {
         r.get("X-14").is_none(),
         "stapling is not a property of a file"
     );
-
-    let dir = common::TempDir::new("check-cert");
-    let file = dir.path().join("leaf.pem");
-    std::fs::write(&file, leaf).unwrap();
-    let (code, out) = wxnet(&[
-        "cert",
-        file.to_str().unwrap(),
-        "--host",
-        HOST,
-        "--at",
-        "1796083200",
-        "--json",
-    ]);
-    assert_eq!(code, 1, "{out}");
-    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
-    assert_eq!(v["failed"], true);
-    let (code, _) = wxnet(&["cert", file.to_str().unwrap()]);
-    assert_eq!(code, 2, "--host is required");
 }
 
 #[test]

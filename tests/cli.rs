@@ -1,0 +1,486 @@
+//! The `wxnet` command line, run as a program against loopback fixture
+//! servers: exit codes, JSON output, per-command help and usage errors.
+
+mod common;
+
+use std::process::Command;
+use std::sync::Arc;
+use std::time::Duration;
+
+use common::{HttpServer, TempDir, TestPki, watchdog};
+use rcgen::{
+    BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
+};
+use rustls::ServerConfig;
+use rustls::pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer};
+use serde_json::Value;
+
+const HOST: &str = "api.example.com";
+
+/// What a run of the program left: exit code, stdout, stderr.
+struct Run {
+    code: i32,
+    out: String,
+    err: String,
+}
+
+fn wxnet(args: &[&str]) -> Run {
+    let out = Command::new(env!("CARGO_BIN_EXE_wxnet"))
+        .args(args)
+        .output()
+        .unwrap();
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        out: String::from_utf8_lossy(&out.stdout).into_owned(),
+        err: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+fn json(out: &str) -> Value {
+    serde_json::from_str(out).unwrap_or_else(|e| panic!("{e}: {out}"))
+}
+
+/// GET answers `{"ok":true}` (or `/big`, 256 KiB), POST names the size
+/// of the body it got.
+fn serve(config: Arc<ServerConfig>) -> HttpServer {
+    HttpServer::start(config, |r, c| {
+        if r.method == "POST" {
+            c.respond(200, &[], format!("got {} bytes", r.body.len()).as_bytes());
+        } else if r.path == "/big" {
+            c.respond(200, &[], &common::pattern(256 * 1024));
+        } else {
+            c.respond(
+                200,
+                &[
+                    ("strict-transport-security", "max-age=31536000"),
+                    ("content-type", "application/json; charset=utf-8"),
+                ],
+                br#"{"ok":true}"#,
+            );
+        }
+    })
+}
+
+/// A root (PEM) and a server whose leaf comes from an intermediate it
+/// does not send: the chain is incomplete as served.
+fn incomplete_chain() -> (String, Arc<ServerConfig>) {
+    let ca = |name: &str| {
+        let mut p = CertificateParams::new(Vec::<String>::new()).unwrap();
+        p.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        p.distinguished_name.push(DnType::CommonName, name);
+        p
+    };
+    let (root_key, int_key, key) = (
+        KeyPair::generate().unwrap(),
+        KeyPair::generate().unwrap(),
+        KeyPair::generate().unwrap(),
+    );
+    let root = ca("cli test root").self_signed(&root_key).unwrap();
+    let root_issuer = Issuer::new(ca("cli test root"), root_key);
+    ca("cli test intermediate")
+        .signed_by(&int_key, &root_issuer)
+        .unwrap();
+    let int_issuer = Issuer::new(ca("cli test intermediate"), int_key);
+    let mut p = CertificateParams::new(vec![HOST.to_string()]).unwrap();
+    p.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
+    let now = time::OffsetDateTime::now_utc();
+    (p.not_before, p.not_after) = (
+        now - time::Duration::days(1),
+        now + time::Duration::days(30),
+    );
+    let leaf = p.signed_by(&key, &int_issuer).unwrap();
+    let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der()));
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(vec![leaf.der().clone()], key)
+        .unwrap();
+    (root.pem(), Arc::new(config))
+}
+
+fn resolve(s: &HttpServer) -> String {
+    format!("{HOST}:{}:{}", s.port(), s.addr().ip())
+}
+
+#[test]
+fn check_prints_json_and_exits_by_verdict() {
+    watchdog(Duration::from_secs(10), || {
+        let pki = TestPki::new();
+        let dir = TempDir::new("cli-check");
+        let good = serve(pki.server_config(&pki.identity(&[HOST])));
+        let (bad_root, bad_config) = incomplete_chain();
+        let bad = serve(bad_config);
+        let (ca, bad_ca) = (dir.path().join("ca.pem"), dir.path().join("bad.pem"));
+        std::fs::write(&ca, pki.ca_pem()).unwrap();
+        std::fs::write(&bad_ca, bad_root).unwrap();
+        let target = |s: &HttpServer| format!("{HOST}:{}", s.port());
+
+        let (t, r) = (target(&good), resolve(&good));
+        let run = wxnet(&[
+            "check",
+            &t,
+            "--resolve",
+            &r,
+            "--cacert",
+            path(&ca),
+            "--json",
+        ]);
+        assert_eq!(run.code, 0, "{}", run.out);
+        assert_eq!(json(&run.out)["failed"], false);
+        // Without --json: today's text report.
+        let run = wxnet(&["check", &t, "--resolve", &r, "--cacert", path(&ca)]);
+        assert_eq!(run.code, 0, "{}", run.out);
+        assert!(
+            run.out.contains("X-07") && run.out.contains("PASS"),
+            "{}",
+            run.out
+        );
+
+        let (t, r) = (target(&bad), resolve(&bad));
+        let run = wxnet(&[
+            "check",
+            &t,
+            "--resolve",
+            &r,
+            "--cacert",
+            path(&bad_ca),
+            "--json",
+        ]);
+        assert_eq!(run.code, 1, "{}", run.out);
+        let v = json(&run.out);
+        let x07 = v["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["id"] == "X-07")
+            .unwrap();
+        assert_eq!(x07["status"], "FAIL");
+
+        assert_eq!(wxnet(&["check"]).code, 2);
+        assert_eq!(wxnet(&["frobnicate"]).code, 2);
+    });
+}
+
+fn path(p: &std::path::Path) -> &str {
+    p.to_str().unwrap()
+}
+
+#[test]
+fn doctor_judges_every_entry_and_names_the_bad_ones() {
+    watchdog(Duration::from_secs(10), || {
+        let pki = TestPki::new();
+        let dir = TempDir::new("cli-doctor");
+        std::fs::write(dir.path().join("ca.pem"), pki.ca_pem()).unwrap();
+        let good = serve(pki.server_config(&pki.identity(&[HOST])));
+        let file = dir.path().join("wxnet.json");
+        std::fs::write(
+            &file,
+            format!(
+                r#"{{"domains": {{"request": ["https://{HOST}:{}", "https://10.0.0.1", "https://*.example.com"]}},
+                    "resolve": {{"{HOST}": "{}"}}, "rootCertificates": ["ca.pem"]}}"#,
+                good.port(),
+                good.addr()
+            ),
+        )
+        .unwrap();
+        let run = wxnet(&["doctor", path(&file), "--json"]);
+        assert_eq!(run.code, 1, "{}", run.out);
+        let v = json(&run.out);
+        assert_eq!(v["failed"], true);
+        let entries = v["entries"].as_array().unwrap();
+        assert_eq!(entries.len(), 3);
+        assert!(entries[0]["problem"].is_null(), "{}", run.out);
+        assert!(
+            entries[0]["verdict"].as_str().unwrap().starts_with("ok"),
+            "{}",
+            run.out
+        );
+        assert!(entries[1]["problem"].as_str().unwrap().contains("IP"));
+        assert!(entries[2]["problem"].as_str().unwrap().contains("wildcard"));
+        // The text table: a header, then one row per entry.
+        let run = wxnet(&["doctor", path(&file)]);
+        assert_eq!(run.code, 1, "{}", run.out);
+        let lines: Vec<&str> = run.out.lines().collect();
+        assert_eq!(lines.len(), 4, "{}", run.out);
+        assert!(lines[0].starts_with("list") && lines[0].ends_with("verdict"));
+        assert!(
+            lines[1].starts_with("request") && lines[1].contains(" ok ("),
+            "{}",
+            run.out
+        );
+        assert!(lines[2].contains("FAIL entry:"), "{}", run.out);
+    });
+}
+
+#[test]
+fn the_calls_print_json_and_exit_by_result() {
+    watchdog(Duration::from_secs(10), || {
+        let pki = TestPki::new();
+        let dir = TempDir::new("cli-calls");
+        let ca = dir.path().join("ca.pem");
+        std::fs::write(&ca, pki.ca_pem()).unwrap();
+        let ca = path(&ca);
+        let good = serve(pki.server_config(&pki.identity(&[HOST])));
+        let (url, r) = (format!("https://{HOST}:{}/x", good.port()), resolve(&good));
+
+        let run = wxnet(&["request", &url, "--resolve", &r, "--cacert", ca]);
+        assert_eq!(run.code, 0, "{}", run.out);
+        let v = json(&run.out);
+        assert_eq!(v["statusCode"], 200);
+        assert_eq!(v["data"]["ok"], true);
+        let args = ["-X", "POST", "-d", "abc", "-H", "x-a: 1", "--json"];
+        let run = wxnet(
+            &[
+                &["request", &url, "--resolve", &r, "--cacert", ca][..],
+                &args,
+            ]
+            .concat(),
+        );
+        assert_eq!(run.code, 0, "{}", run.out);
+        assert_eq!(json(&run.out)["data"], "got 3 bytes");
+
+        let file = dir.path().join("got.json");
+        let run = wxnet(&[
+            "download",
+            &url,
+            "-o",
+            path(&file),
+            "--resolve",
+            &r,
+            "--cacert",
+            ca,
+        ]);
+        assert_eq!(run.code, 0, "{}", run.out);
+        assert_eq!(std::fs::read(&file).unwrap(), br#"{"ok":true}"#);
+        let run = wxnet(&[
+            "upload",
+            &url,
+            path(&file),
+            "-F",
+            "k=v",
+            "--resolve",
+            &r,
+            "--cacert",
+            ca,
+        ]);
+        assert_eq!(run.code, 0, "{}", run.out);
+        assert!(
+            json(&run.out)["data"].as_str().unwrap().starts_with("got "),
+            "{}",
+            run.out
+        );
+
+        let ws = common::WsServer::echo(pki.server_config(&pki.identity(&[HOST])));
+        let ws_url = format!("wss://{HOST}:{}/chat", ws.addr().port());
+        let ws_resolve = format!("{HOST}:{}:127.0.0.1", ws.addr().port());
+        let run = wxnet(&[
+            "ws",
+            &ws_url,
+            "--send",
+            "hello",
+            "--resolve",
+            &ws_resolve,
+            "--cacert",
+            ca,
+        ]);
+        assert_eq!(run.code, 0, "{}", run.out);
+        assert!(run.out.contains(r#"{"message":"hello"}"#), "{}", run.out);
+
+        let run = wxnet(&["request", "https://127.0.0.1/x", "--cacert", ca]);
+        assert_eq!(run.code, 1, "{}", run.out);
+        assert!(
+            run.out.contains("600002"),
+            "an IP is never in a domain list: {}",
+            run.out
+        );
+    });
+}
+
+#[test]
+fn a_sha1_rsa1024_certificate_file_fails_from_the_command_line() {
+    let dir = TempDir::new("cli-cert");
+    let file = dir.path().join("leaf.pem");
+    std::fs::write(&file, include_bytes!("fixtures/leaf-rsa1024-sha1.pem")).unwrap();
+    let run = wxnet(&[
+        "cert",
+        path(&file),
+        "--host",
+        HOST,
+        "--at",
+        "1796083200",
+        "--json",
+    ]);
+    assert_eq!(run.code, 1, "{}", run.out);
+    assert_eq!(json(&run.out)["failed"], true);
+    let run = wxnet(&["cert", path(&file), "--host", HOST, "--at", "1796083200"]);
+    assert_eq!(run.code, 1, "{}", run.out);
+    assert!(
+        run.out.contains("X-09") && run.out.contains("FAIL"),
+        "{}",
+        run.out
+    );
+    let run = wxnet(&["cert", path(&file)]);
+    assert_eq!(run.code, 2, "--host is required");
+    assert!(run.err.contains("--host"), "{}", run.err);
+}
+
+#[test]
+fn each_command_has_help_naming_its_flags() {
+    let cases: [(&str, &[&str]); 8] = [
+        (
+            "check",
+            &[
+                "--at",
+                "--allow-local",
+                "--resolve",
+                "--cacert",
+                "--timeout",
+                "--json",
+            ],
+        ),
+        ("cert", &["--host", "--at", "--json"]),
+        ("doctor", &["--resolve", "--cacert", "--timeout", "--json"]),
+        (
+            "request",
+            &[
+                "--method", "-X", "--header", "-H", "--data", "-d", "--config",
+            ],
+        ),
+        ("download", &["--output", "-o", "--config", "--json"]),
+        ("upload", &["--name", "--form", "-F", "--config", "--json"]),
+        ("ws", &["--send", "--wait", "--config", "--json"]),
+        ("completions", &["bash", "zsh", "fish"]),
+    ];
+    for (cmd, flags) in cases {
+        let run = wxnet(&[cmd, "--help"]);
+        assert_eq!(run.code, 0, "{cmd}: {}", run.err);
+        assert!(
+            run.out.contains(&format!("wxnet {cmd}")),
+            "{cmd}: {}",
+            run.out
+        );
+        for flag in flags {
+            assert!(
+                run.out.contains(flag),
+                "{cmd} --help names {flag}: {}",
+                run.out
+            );
+        }
+    }
+    let run = wxnet(&["--help"]);
+    assert_eq!(run.code, 0);
+    for (cmd, _) in cases {
+        assert!(run.out.contains(cmd), "{}", run.out);
+    }
+}
+
+#[test]
+fn version_prints_the_crate_version() {
+    for args in [&["--version"][..], &["check", "--version"]] {
+        let run = wxnet(args);
+        assert_eq!(run.code, 0);
+        assert!(run.out.starts_with("wxnet"), "{}", run.out);
+        assert!(
+            run.out.trim().ends_with(env!("CARGO_PKG_VERSION")),
+            "{}",
+            run.out
+        );
+    }
+}
+
+#[test]
+fn usage_errors_exit_2_with_a_message() {
+    let cases: [&[&str]; 9] = [
+        &[],
+        &["request", "https://a.com", "--frobnicate"],
+        &["check", "a.com", "--timeout", "0"],
+        &["check", "a.com", "-F", "k=v"],
+        &["check", "a.com", "--config", "wxnet.json"],
+        &["request", "https://a.com", "-H", "no colon"],
+        &["request", "https://a.com", "-X", "FETCH"],
+        &["upload", "https://a.com", "f", "-F", "novalue"],
+        &["check", "a.com", "--resolve", "a.com:443"],
+    ];
+    for args in cases {
+        let run = wxnet(args);
+        assert_eq!(run.code, 2, "{args:?}: {}", run.err);
+        assert!(run.out.is_empty(), "{args:?}: {}", run.out);
+        assert!(!run.err.is_empty(), "{args:?}");
+    }
+    let run = wxnet(&["check", "a.com", "--timeout", "0"]);
+    assert!(run.err.contains("--timeout"), "{}", run.err);
+    // Errors found after parsing exit 2 as well.
+    let run = wxnet(&["cert", "/nonexistent/chain.pem", "--host", HOST]);
+    assert_eq!(run.code, 2);
+    assert!(run.err.starts_with("wxnet: cannot read"), "{}", run.err);
+    let run = wxnet(&["check", "ftp://a b"]);
+    assert_eq!(run.code, 2, "{}", run.err);
+}
+
+#[test]
+fn completions_print_a_script_for_the_shell() {
+    let run = wxnet(&["completions", "bash"]);
+    assert_eq!(run.code, 0, "{}", run.err);
+    assert!(run.out.contains("_wxnet()"), "{}", run.out);
+    assert!(run.out.contains("complete -F _wxnet"), "{}", run.out);
+    for cmd in ["check", "doctor", "upload", "--resolve"] {
+        assert!(run.out.contains(cmd), "{cmd}");
+    }
+    assert_eq!(wxnet(&["completions", "tcsh-9"]).code, 2);
+}
+
+#[test]
+fn piped_transfers_draw_no_progress_bar() {
+    watchdog(Duration::from_secs(10), || {
+        let pki = TestPki::new();
+        let dir = TempDir::new("cli-progress");
+        let ca = dir.path().join("ca.pem");
+        std::fs::write(&ca, pki.ca_pem()).unwrap();
+        let good = serve(pki.server_config(&pki.identity(&[HOST])));
+        let (url, r) = (
+            format!("https://{HOST}:{}/big", good.port()),
+            resolve(&good),
+        );
+        let file = dir.path().join("big.bin");
+        let run = wxnet(&[
+            "download",
+            &url,
+            "-o",
+            path(&file),
+            "--resolve",
+            &r,
+            "--cacert",
+            path(&ca),
+        ]);
+        assert_eq!(run.code, 0, "{}", run.out);
+        assert_eq!(std::fs::metadata(&file).unwrap().len(), 256 * 1024);
+        assert!(
+            run.err.is_empty(),
+            "nothing on a piped stderr: {:?}",
+            run.err
+        );
+        let run = wxnet(&[
+            "upload",
+            &url,
+            path(&file),
+            "--resolve",
+            &r,
+            "--cacert",
+            path(&ca),
+        ]);
+        assert_eq!(run.code, 0, "{}", run.out);
+        assert!(json(&run.out)["data"].as_str().unwrap().starts_with("got "));
+        assert!(
+            run.err.is_empty(),
+            "nothing on a piped stderr: {:?}",
+            run.err
+        );
+        assert!(
+            !run.out.contains('\x1b') && !run.out.contains('\r'),
+            "{:?}",
+            run.out
+        );
+    });
+}
