@@ -40,24 +40,13 @@ fn json(out: &str) -> Value {
     serde_json::from_str(out).unwrap_or_else(|e| panic!("{e}: {out}"))
 }
 
-/// GET answers `{"ok":true}` (or `/big`, 256 KiB), POST names the size
-/// of the body it got.
+/// GET answers `{"ok":true}` (`/big`: 256 KiB), POST the size of the
+/// body it got.
 fn serve(config: Arc<ServerConfig>) -> HttpServer {
-    HttpServer::start(config, |r, c| {
-        if r.method == "POST" {
-            c.respond(200, &[], format!("got {} bytes", r.body.len()).as_bytes());
-        } else if r.path == "/big" {
-            c.respond(200, &[], &common::pattern(256 * 1024));
-        } else {
-            c.respond(
-                200,
-                &[
-                    ("strict-transport-security", "max-age=31536000"),
-                    ("content-type", "application/json; charset=utf-8"),
-                ],
-                br#"{"ok":true}"#,
-            );
-        }
+    HttpServer::start(config, |r, c| match (r.method.as_str(), r.path.as_str()) {
+        ("POST", _) => c.respond(200, &[], format!("got {} bytes", r.body.len()).as_bytes()),
+        (_, "/big") => c.respond(200, &[], &common::pattern(256 * 1024)),
+        _ => c.respond(200, &[], br#"{"ok":true}"#),
     })
 }
 
@@ -104,33 +93,59 @@ fn resolve(s: &HttpServer) -> String {
     format!("{HOST}:{}:{}", s.port(), s.addr().ip())
 }
 
+fn path(p: &std::path::Path) -> &str {
+    p.to_str().unwrap()
+}
+
+/// A server for HOST on loopback, the test CA in a file, a temp dir.
+struct Site {
+    pki: TestPki,
+    dir: TempDir,
+    ca: String,
+    server: HttpServer,
+}
+
+impl Site {
+    fn new(tag: &str) -> Site {
+        let pki = TestPki::new();
+        let dir = TempDir::new(tag);
+        let ca = dir.path().join("ca.pem");
+        std::fs::write(&ca, pki.ca_pem()).unwrap();
+        let server = serve(pki.server_config(&pki.identity(&[HOST])));
+        let ca = path(&ca).to_string();
+        Site {
+            pki,
+            dir,
+            ca,
+            server,
+        }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("https://{HOST}:{}{path}", self.server.port())
+    }
+
+    fn file(&self, name: &str) -> String {
+        path(&self.dir.path().join(name)).to_string()
+    }
+
+    /// Run `wxnet` with `args`, reaching this site by its name.
+    fn wxnet(&self, args: &[&str]) -> Run {
+        let r = resolve(&self.server);
+        wxnet(&[args, &["--resolve", &r, "--cacert", &self.ca]].concat())
+    }
+}
+
 #[test]
 fn check_prints_json_and_exits_by_verdict() {
     watchdog(Duration::from_secs(10), || {
-        let pki = TestPki::new();
-        let dir = TempDir::new("cli-check");
-        let good = serve(pki.server_config(&pki.identity(&[HOST])));
-        let (bad_root, bad_config) = incomplete_chain();
-        let bad = serve(bad_config);
-        let (ca, bad_ca) = (dir.path().join("ca.pem"), dir.path().join("bad.pem"));
-        std::fs::write(&ca, pki.ca_pem()).unwrap();
-        std::fs::write(&bad_ca, bad_root).unwrap();
-        let target = |s: &HttpServer| format!("{HOST}:{}", s.port());
-
-        let (t, r) = (target(&good), resolve(&good));
-        let run = wxnet(&[
-            "check",
-            &t,
-            "--resolve",
-            &r,
-            "--cacert",
-            path(&ca),
-            "--json",
-        ]);
+        let good = Site::new("cli-check");
+        let target = format!("{HOST}:{}", good.server.port());
+        let run = good.wxnet(&["check", &target, "--json"]);
         assert_eq!(run.code, 0, "{}", run.out);
         assert_eq!(json(&run.out)["failed"], false);
-        // Without --json: today's text report.
-        let run = wxnet(&["check", &t, "--resolve", &r, "--cacert", path(&ca)]);
+        // Without --json: the text report.
+        let run = good.wxnet(&["check", &target]);
         assert_eq!(run.code, 0, "{}", run.out);
         assert!(
             run.out.contains("X-07") && run.out.contains("PASS"),
@@ -138,14 +153,19 @@ fn check_prints_json_and_exits_by_verdict() {
             run.out
         );
 
-        let (t, r) = (target(&bad), resolve(&bad));
+        let (root, config) = incomplete_chain();
+        let bad = serve(config);
+        let bad_ca = good.file("bad.pem");
+        std::fs::write(&bad_ca, root).unwrap();
+        let target = format!("{HOST}:{}", bad.port());
+        let r = resolve(&bad);
         let run = wxnet(&[
             "check",
-            &t,
+            &target,
             "--resolve",
             &r,
             "--cacert",
-            path(&bad_ca),
+            &bad_ca,
             "--json",
         ]);
         assert_eq!(run.code, 1, "{}", run.out);
@@ -163,53 +183,39 @@ fn check_prints_json_and_exits_by_verdict() {
     });
 }
 
-fn path(p: &std::path::Path) -> &str {
-    p.to_str().unwrap()
-}
-
 #[test]
 fn doctor_judges_every_entry_and_names_the_bad_ones() {
     watchdog(Duration::from_secs(10), || {
-        let pki = TestPki::new();
-        let dir = TempDir::new("cli-doctor");
-        std::fs::write(dir.path().join("ca.pem"), pki.ca_pem()).unwrap();
-        let good = serve(pki.server_config(&pki.identity(&[HOST])));
-        let file = dir.path().join("wxnet.json");
+        let site = Site::new("cli-doctor");
+        let file = site.file("wxnet.json");
         std::fs::write(
             &file,
             format!(
-                r#"{{"domains": {{"request": ["https://{HOST}:{}", "https://10.0.0.1", "https://*.example.com"]}},
+                r#"{{"domains": {{"request": ["{}", "https://10.0.0.1", "https://*.example.com"]}},
                     "resolve": {{"{HOST}": "{}"}}, "rootCertificates": ["ca.pem"]}}"#,
-                good.port(),
-                good.addr()
+                site.url(""),
+                site.server.addr()
             ),
         )
         .unwrap();
-        let run = wxnet(&["doctor", path(&file), "--json"]);
+        let run = wxnet(&["doctor", &file, "--json"]);
         assert_eq!(run.code, 1, "{}", run.out);
         let v = json(&run.out);
         assert_eq!(v["failed"], true);
         let entries = v["entries"].as_array().unwrap();
         assert_eq!(entries.len(), 3);
         assert!(entries[0]["problem"].is_null(), "{}", run.out);
-        assert!(
-            entries[0]["verdict"].as_str().unwrap().starts_with("ok"),
-            "{}",
-            run.out
-        );
+        let verdict = entries[0]["verdict"].as_str().unwrap();
+        assert!(verdict.starts_with("ok"), "{}", run.out);
         assert!(entries[1]["problem"].as_str().unwrap().contains("IP"));
         assert!(entries[2]["problem"].as_str().unwrap().contains("wildcard"));
         // The text table: a header, then one row per entry.
-        let run = wxnet(&["doctor", path(&file)]);
+        let run = wxnet(&["doctor", &file]);
         assert_eq!(run.code, 1, "{}", run.out);
         let lines: Vec<&str> = run.out.lines().collect();
         assert_eq!(lines.len(), 4, "{}", run.out);
         assert!(lines[0].starts_with("list") && lines[0].ends_with("verdict"));
-        assert!(
-            lines[1].starts_with("request") && lines[1].contains(" ok ("),
-            "{}",
-            run.out
-        );
+        assert!(lines[1].starts_with("request") && lines[1].contains(" ok ("));
         assert!(lines[2].contains("FAIL entry:"), "{}", run.out);
     });
 }
@@ -217,64 +223,30 @@ fn doctor_judges_every_entry_and_names_the_bad_ones() {
 #[test]
 fn the_calls_print_json_and_exit_by_result() {
     watchdog(Duration::from_secs(10), || {
-        let pki = TestPki::new();
-        let dir = TempDir::new("cli-calls");
-        let ca = dir.path().join("ca.pem");
-        std::fs::write(&ca, pki.ca_pem()).unwrap();
-        let ca = path(&ca);
-        let good = serve(pki.server_config(&pki.identity(&[HOST])));
-        let (url, r) = (format!("https://{HOST}:{}/x", good.port()), resolve(&good));
-
-        let run = wxnet(&["request", &url, "--resolve", &r, "--cacert", ca]);
+        let site = Site::new("cli-calls");
+        let url = site.url("/x");
+        let run = site.wxnet(&["request", &url]);
         assert_eq!(run.code, 0, "{}", run.out);
         let v = json(&run.out);
         assert_eq!(v["statusCode"], 200);
         assert_eq!(v["data"]["ok"], true);
-        let args = ["-X", "POST", "-d", "abc", "-H", "x-a: 1", "--json"];
-        let run = wxnet(
-            &[
-                &["request", &url, "--resolve", &r, "--cacert", ca][..],
-                &args,
-            ]
-            .concat(),
-        );
+        let run = site.wxnet(&["request", &url, "-X", "POST", "-d", "abc", "-H", "x-a: 1"]);
         assert_eq!(run.code, 0, "{}", run.out);
         assert_eq!(json(&run.out)["data"], "got 3 bytes");
 
-        let file = dir.path().join("got.json");
-        let run = wxnet(&[
-            "download",
-            &url,
-            "-o",
-            path(&file),
-            "--resolve",
-            &r,
-            "--cacert",
-            ca,
-        ]);
+        let file = site.file("got.json");
+        let run = site.wxnet(&["download", &url, "-o", &file, "--json"]);
         assert_eq!(run.code, 0, "{}", run.out);
         assert_eq!(std::fs::read(&file).unwrap(), br#"{"ok":true}"#);
-        let run = wxnet(&[
-            "upload",
-            &url,
-            path(&file),
-            "-F",
-            "k=v",
-            "--resolve",
-            &r,
-            "--cacert",
-            ca,
-        ]);
+        let run = site.wxnet(&["upload", &url, &file, "-F", "k=v"]);
         assert_eq!(run.code, 0, "{}", run.out);
-        assert!(
-            json(&run.out)["data"].as_str().unwrap().starts_with("got "),
-            "{}",
-            run.out
-        );
+        let data = json(&run.out)["data"].as_str().unwrap().to_string();
+        assert!(data.starts_with("got "), "{}", run.out);
 
-        let ws = common::WsServer::echo(pki.server_config(&pki.identity(&[HOST])));
+        let ws = common::WsServer::echo(site.pki.server_config(&site.pki.identity(&[HOST])));
         let ws_url = format!("wss://{HOST}:{}/chat", ws.addr().port());
         let ws_resolve = format!("{HOST}:{}:127.0.0.1", ws.addr().port());
+        let ca = &site.ca;
         let run = wxnet(&[
             "ws",
             &ws_url,
@@ -434,26 +406,9 @@ fn completions_print_a_script_for_the_shell() {
 #[test]
 fn piped_transfers_draw_no_progress_bar() {
     watchdog(Duration::from_secs(10), || {
-        let pki = TestPki::new();
-        let dir = TempDir::new("cli-progress");
-        let ca = dir.path().join("ca.pem");
-        std::fs::write(&ca, pki.ca_pem()).unwrap();
-        let good = serve(pki.server_config(&pki.identity(&[HOST])));
-        let (url, r) = (
-            format!("https://{HOST}:{}/big", good.port()),
-            resolve(&good),
-        );
-        let file = dir.path().join("big.bin");
-        let run = wxnet(&[
-            "download",
-            &url,
-            "-o",
-            path(&file),
-            "--resolve",
-            &r,
-            "--cacert",
-            path(&ca),
-        ]);
+        let site = Site::new("cli-progress");
+        let (url, file) = (site.url("/big"), site.file("big.bin"));
+        let run = site.wxnet(&["download", &url, "-o", &file]);
         assert_eq!(run.code, 0, "{}", run.out);
         assert_eq!(std::fs::metadata(&file).unwrap().len(), 256 * 1024);
         assert!(
@@ -461,17 +416,14 @@ fn piped_transfers_draw_no_progress_bar() {
             "nothing on a piped stderr: {:?}",
             run.err
         );
-        let run = wxnet(&[
-            "upload",
-            &url,
-            path(&file),
-            "--resolve",
-            &r,
-            "--cacert",
-            path(&ca),
-        ]);
+        let run = site.wxnet(&["upload", &url, &file]);
         assert_eq!(run.code, 0, "{}", run.out);
-        assert!(json(&run.out)["data"].as_str().unwrap().starts_with("got "));
+        let data = json(&run.out)["data"].as_str().unwrap().to_string();
+        let sent: usize = data["got ".len()..]
+            .trim_end_matches(" bytes")
+            .parse()
+            .unwrap();
+        assert!(sent > 256 * 1024, "{data}");
         assert!(
             run.err.is_empty(),
             "nothing on a piped stderr: {:?}",
