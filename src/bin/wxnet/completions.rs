@@ -1,5 +1,6 @@
 //! `wxnet completions`: a shell completion script.
 
+use std::io::Write;
 use std::process::ExitCode;
 
 use clap::CommandFactory;
@@ -15,7 +16,10 @@ pub struct Args {
 }
 
 pub fn run(a: Args) -> crate::Outcome {
-    let mut cmd = crate::Cli::command();
-    clap_complete::generate(a.shell, &mut cmd, "wxnet", &mut std::io::stdout());
+    // Written to a buffer first: the generator panics on a write error,
+    // and `| head` closes the pipe early.
+    let mut script = Vec::new();
+    clap_complete::generate(a.shell, &mut crate::Cli::command(), "wxnet", &mut script);
+    let _ = std::io::stdout().write_all(&script);
     Ok(ExitCode::SUCCESS)
 }
