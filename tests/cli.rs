@@ -8,11 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use common::{HttpServer, TempDir, TestPki, watchdog};
-use rcgen::{
-    BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
-};
 use rustls::ServerConfig;
-use rustls::pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer};
 use serde_json::Value;
 
 const HOST: &str = "api.example.com";
@@ -52,41 +48,10 @@ fn serve(config: Arc<ServerConfig>) -> HttpServer {
 
 /// A root (PEM) and a server whose leaf comes from an intermediate it
 /// does not send: the chain is incomplete as served.
-fn incomplete_chain() -> (String, Arc<ServerConfig>) {
-    let ca = |name: &str| {
-        let mut p = CertificateParams::new(Vec::<String>::new()).unwrap();
-        p.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        p.distinguished_name.push(DnType::CommonName, name);
-        p
-    };
-    let (root_key, int_key, key) = (
-        KeyPair::generate().unwrap(),
-        KeyPair::generate().unwrap(),
-        KeyPair::generate().unwrap(),
-    );
-    let root = ca("cli test root").self_signed(&root_key).unwrap();
-    let root_issuer = Issuer::new(ca("cli test root"), root_key);
-    ca("cli test intermediate")
-        .signed_by(&int_key, &root_issuer)
-        .unwrap();
-    let int_issuer = Issuer::new(ca("cli test intermediate"), int_key);
-    let mut p = CertificateParams::new(vec![HOST.to_string()]).unwrap();
-    p.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
-    let now = time::OffsetDateTime::now_utc();
-    (p.not_before, p.not_after) = (
-        now - time::Duration::days(1),
-        now + time::Duration::days(30),
-    );
-    let leaf = p.signed_by(&key, &int_issuer).unwrap();
-    let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der()));
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let config = ServerConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_no_client_auth()
-        .with_single_cert(vec![leaf.der().clone()], key)
-        .unwrap();
-    (root.pem(), Arc::new(config))
+fn incomplete_chain() -> (Vec<u8>, Arc<ServerConfig>) {
+    let root = TestPki::new();
+    let leaf = root.intermediate("cli test intermediate").identity(&[HOST]);
+    (root.ca_pem(), root.server_config(&leaf))
 }
 
 fn resolve(s: &HttpServer) -> String {

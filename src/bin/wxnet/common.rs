@@ -82,7 +82,11 @@ pub fn read(path: &Path) -> Result<Vec<u8>, Usage> {
 
 /// A checker with the common options applied.
 pub fn checker(c: &Common) -> Result<Checker, Usage> {
-    let mut k = Checker::new();
+    with_options(Checker::new(), c)
+}
+
+/// `k` with the common options added to what it has.
+pub fn with_options(mut k: Checker, c: &Common) -> Result<Checker, Usage> {
     for r in &c.resolve {
         k = k.resolve(&r.host, r.addr);
     }
@@ -130,28 +134,23 @@ pub fn client(o: &CallOptions, url: &str, api: wxnet::ApiKind) -> Result<wxnet::
     Ok(b.build()?)
 }
 
-/// List the URL's origin for `api` when the policy accepts it as an
-/// entry; otherwise the call meets the policy's own verdict.
+/// List the URL's origin for `api`, unless the policy refuses it as an
+/// entry (an IP, `localhost`): then the call meets the policy's own
+/// verdict instead of a failed build.
 fn own_origin(b: wxnet::ClientBuilder, url: &str, api: wxnet::ApiKind) -> wxnet::ClientBuilder {
-    let key = match api {
-        wxnet::ApiKind::Request => "request",
-        wxnet::ApiKind::UploadFile => "uploadFile",
-        wxnet::ApiKind::DownloadFile => "downloadFile",
-        _ => "socket",
+    let Ok(u) = url::Url::parse(url) else {
+        return b;
     };
-    let origin = url::Url::parse(url)
-        .ok()
-        .map(|u| u.origin().ascii_serialization())
-        .filter(|o| {
-            let doc = json!({ "domains": { key: [o] } }).to_string();
-            wxnet::check::domain_entries(&doc).is_ok_and(|v| v.iter().all(|e| e.problem.is_none()))
-        });
-    let list: Vec<String> = origin.into_iter().collect();
-    match api {
-        wxnet::ApiKind::Request => b.request_domains(list),
-        wxnet::ApiKind::UploadFile => b.upload_domains(list),
-        wxnet::ApiKind::DownloadFile => b.download_domains(list),
-        _ => b.socket_domains(list),
+    let list = [u.origin().ascii_serialization()];
+    let listed = match api {
+        wxnet::ApiKind::Request => b.clone().request_domains(list),
+        wxnet::ApiKind::UploadFile => b.clone().upload_domains(list),
+        wxnet::ApiKind::DownloadFile => b.clone().download_domains(list),
+        _ => b.clone().socket_domains(list),
+    };
+    match listed.check_url(api, url) {
+        Err(e) if e.kind() == wxnet::ErrorKind::Config => b,
+        _ => listed,
     }
 }
 

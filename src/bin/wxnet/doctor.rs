@@ -1,7 +1,7 @@
 //! `wxnet doctor`: every domain entry of a `wxnet.json`, judged by the
 //! policy and then checked live.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use serde_json::{Value, json};
@@ -25,10 +25,9 @@ pub struct Args {
 }
 
 pub fn run(a: Args) -> crate::Outcome {
-    let text = String::from_utf8(common::read(&a.file)?)
-        .map_err(|_| format!("{} is not UTF-8", a.file.display()))?;
-    let entries = wxnet::check::domain_entries(&text)?;
-    let checker = file_settings(common::checker(&a.common)?, &a.file, &text)?;
+    let settings = wxnet::ClientBuilder::from_file(&a.file)?;
+    let entries = wxnet::check::domain_verdicts(&settings);
+    let checker = common::with_options(Checker::for_client(&settings), &a.common)?;
     let mut reports: Vec<(String, Option<Report>)> = Vec::new();
     let rows: Vec<Value> = entries
         .iter()
@@ -43,25 +42,6 @@ pub fn run(a: Args) -> crate::Outcome {
         print_table(&rows);
     }
     Ok(ExitCode::from(u8::from(failed)))
-}
-
-/// The file's own resolve map and roots, as a device would use them.
-fn file_settings(mut k: Checker, path: &Path, text: &str) -> Result<Checker, crate::Usage> {
-    let root: Value = serde_json::from_str(text).unwrap_or_default();
-    if let Some(map) = root.get("resolve").and_then(Value::as_object) {
-        for (host, addr) in map {
-            if let Some(a) = addr.as_str().and_then(|a| a.parse().ok()) {
-                k = k.resolve(host, a);
-            }
-        }
-    }
-    if let Some(list) = root.get("rootCertificates").and_then(Value::as_array) {
-        let dir = path.parent().unwrap_or(Path::new("."));
-        for p in list.iter().filter_map(Value::as_str) {
-            k = k.add_root_certificate(&common::read(&dir.join(p))?)?;
-        }
-    }
-    Ok(k)
 }
 
 /// The live report of an accepted entry, checked once however many lists
