@@ -258,7 +258,6 @@ fn measure_src() -> Measured {
 }
 
 #[test]
-#[ignore]
 fn src_files_functions_and_lines_stay_within_their_limits() {
     let mut m = measure_src();
     m.files.sort_by_key(|(_, n)| std::cmp::Reverse(*n));
