@@ -74,7 +74,8 @@ impl Multipart {
             ));
         }
         head.push_str(&format!(
-            "--{boundary}\r\nContent-Disposition: form-data; name=\"{}\"; filename=\"{}\"\r\nContent-Type: {}\r\n\r\n",
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"{}\"; filename=\"{}\"\r\n\
+             Content-Type: {}\r\n\r\n",
             quote(name),
             quote(filename),
             content_type_for(filename)

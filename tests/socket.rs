@@ -267,6 +267,8 @@ fn abrupt_tcp_close_gives_one_error_and_close_1006() {
         assert!(log[2].starts_with("error connectSocket:fail"), "{log:?}");
         assert_eq!(log[3], "close 1006 abnormal closure");
         assert_eq!(log.len(), 4);
+        let e = task.recv(SECS).unwrap_err();
+        assert_eq!((e.kind(), e.errno()), (ErrorKind::ConnectionReset, 600001));
     });
 }
 
@@ -307,6 +309,8 @@ fn connection_failures_give_one_error_and_close_and_free_the_slot() {
             log.lock().unwrap()[0],
             "error connectSocket:fail websocket handshake failed: status 403"
         );
+        let e = task.wait_open(SECS).unwrap_err();
+        assert_eq!((e.kind(), e.errno()), (ErrorKind::InvalidResponse, 600001));
 
         // Upgrade never answered: handshake timeout.
         let silent = common::HttpServer::start(
@@ -424,6 +428,8 @@ fn pings_are_answered_and_oversized_messages_close_with_1009() {
             log.lock().unwrap()[1],
             "error connectSocket:fail message too big"
         );
+        let e = task.recv(SECS).unwrap_err();
+        assert_eq!((e.kind(), e.errno()), (ErrorKind::Network, 600001));
     });
 }
 

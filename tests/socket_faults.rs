@@ -149,11 +149,10 @@ fn every_slot_is_free(client: &Client) {
     }
 }
 
-fn error_event(reason: &str) -> String {
-    format!(
-        "error {:?} 600001 connectSocket:fail {reason}",
-        ErrorKind::Network
-    )
+/// The error event of a connection failed with `kind` and `reason`: all
+/// of them share errno 600001.
+fn error_event(kind: ErrorKind, reason: &str) -> String {
+    format!("error {kind:?} 600001 connectSocket:fail {reason}")
 }
 
 /// The malformed frames, by path: each is a protocol error (1002).
@@ -219,7 +218,7 @@ fn malformed_frames_fail_the_connection_with_1002() {
                 [
                     "open".to_string(),
                     "message Text(\"before\")".into(),
-                    error_event("protocol error"),
+                    error_event(ErrorKind::InvalidResponse, "protocol error"),
                     "close 1002 protocol error".into(),
                 ],
                 "{path}"
@@ -262,7 +261,7 @@ fn invalid_utf8_in_a_text_message_closes_with_1007() {
                 [
                     "open".to_string(),
                     "message Text(\"before\")".into(),
-                    error_event("invalid payload data"),
+                    error_event(ErrorKind::InvalidResponse, "invalid payload data"),
                     "close 1007 invalid payload data".into(),
                 ],
                 "{path}"
@@ -325,7 +324,7 @@ fn an_oversized_message_closes_with_1009_before_it_arrives() {
                 [
                     "open".to_string(),
                     "message Text(\"before\")".into(),
-                    error_event("message too big"),
+                    error_event(ErrorKind::Network, "message too big"),
                     "close 1009 message too big".into(),
                 ],
                 "{path}"
@@ -431,7 +430,7 @@ fn tcp_closed_without_a_close_frame_gives_one_error_and_close_1006() {
             assert!(
                 events[2].starts_with(&format!(
                     "error {:?} 600001 connectSocket:fail ",
-                    ErrorKind::Network
+                    ErrorKind::ConnectionReset
                 )),
                 "{path}: {events:?}"
             );
@@ -462,7 +461,7 @@ fn plain_ws_closed_without_a_close_frame_gives_one_error_and_close_1006() {
         assert_eq!(events[..2], ["open", "message Text(\"before\")"]);
         assert_eq!(
             events[2],
-            error_event("connection closed abnormally"),
+            error_event(ErrorKind::ConnectionReset, "connection closed abnormally"),
             "{events:?}"
         );
         assert_eq!(events[3], "close 1006 abnormal closure");

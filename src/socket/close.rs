@@ -5,43 +5,69 @@ use tungstenite::protocol::CloseFrame;
 use tungstenite::protocol::frame::coding::CloseCode;
 
 use super::event::SocketClose;
+use crate::error::ErrorKind::{ConnectionReset, InvalidResponse, Network};
 use crate::error::{Api, Error, ErrorKind, Result};
 
 /// Longest close reason a close frame can carry, in UTF-8 bytes.
 const MAX_REASON: usize = 123;
 
 /// One close code: the reason put in the close event (and the close frame,
-/// when wxnet sends it), the reason of the error event that goes with it,
-/// and whether `close` may be called with it.
+/// when wxnet sends it), the kind and reason of the error event that goes
+/// with failing the connection with it, and whether `close` may be called
+/// with it.
 struct Code {
     code: u16,
     reason: &'static str,
-    error: &'static str,
+    error: Option<(ErrorKind, &'static str)>,
     by_caller: bool,
 }
 
 /// Every close code with a fixed meaning. Codes 3000 to 4999 belong to
 /// applications and may be sent too; other codes are refused.
 const CODES: &[Code] = &[
-    Code::new(1000, "normal closure", "", true),
+    Code::new(1000, "normal closure", None, true),
     // Shutdown and background interruption, sent with their own reasons.
-    Code::new(1001, "going away", "", false),
-    Code::new(1002, "protocol error", "protocol error", false),
+    Code::new(1001, "going away", None, false),
+    Code::new(
+        1002,
+        "protocol error",
+        Some((InvalidResponse, "protocol error")),
+        false,
+    ),
     // The peer's close frame carried no code.
-    Code::new(1005, "", "", false),
+    Code::new(1005, "", None, false),
     // Never sent: the connection ended without a close frame.
     Code::new(
         1006,
         "abnormal closure",
-        "connection closed abnormally",
+        Some((ConnectionReset, ABNORMAL)),
         false,
     ),
-    Code::new(1007, "invalid payload data", "invalid payload data", false),
-    Code::new(1009, "message too big", "message too big", false),
+    Code::new(
+        1007,
+        "invalid payload data",
+        Some((InvalidResponse, "invalid payload data")),
+        false,
+    ),
+    // The peer did nothing wrong: the message is larger than this side takes.
+    Code::new(
+        1009,
+        "message too big",
+        Some((Network, "message too big")),
+        false,
+    ),
 ];
 
+/// The error reason of a connection that ended without a close frame.
+const ABNORMAL: &str = "connection closed abnormally";
+
 impl Code {
-    const fn new(code: u16, reason: &'static str, error: &'static str, by_caller: bool) -> Code {
+    const fn new(
+        code: u16,
+        reason: &'static str,
+        error: Option<(ErrorKind, &'static str)>,
+        by_caller: bool,
+    ) -> Code {
         Code {
             code,
             reason,
@@ -63,10 +89,13 @@ pub(super) fn event(code: u16) -> SocketClose {
     }
 }
 
-/// The error event that goes with failing the connection with `code`.
+/// The error event that goes with failing the connection with `code`;
+/// a code without one of its own counts as a connection lost.
 pub(super) fn error(code: u16) -> Error {
-    let reason = find(code).map_or("connection closed abnormally", |c| c.error);
-    Error::with_reason(super::API, ErrorKind::Network, reason)
+    let (kind, reason) = find(code)
+        .and_then(|c| c.error)
+        .unwrap_or((ConnectionReset, ABNORMAL));
+    Error::with_reason(super::API, kind, reason)
 }
 
 /// The close for a connection that ended without a close frame.
@@ -132,9 +161,20 @@ mod tests {
     fn failures_have_fixed_close_and_error_reasons() {
         assert_eq!(event(1009).reason, "message too big");
         assert_eq!(event(1006).reason, "abnormal closure");
-        assert_eq!(error(1006).reason(), "connection closed abnormally");
-        assert_eq!(error(1002).reason(), "protocol error");
-        assert_eq!(error(1007).reason(), "invalid payload data");
         assert_eq!(event(1005).reason, "");
+        let errors = [
+            (1002, InvalidResponse, "protocol error"),
+            (1006, ConnectionReset, "connection closed abnormally"),
+            (1007, InvalidResponse, "invalid payload data"),
+            (1009, Network, "message too big"),
+        ];
+        for (code, kind, reason) in errors {
+            let e = error(code);
+            assert_eq!(
+                (e.kind(), e.reason(), e.errno()),
+                (kind, reason, 600001),
+                "{code}"
+            );
+        }
     }
 }

@@ -79,7 +79,7 @@ fn open_stream(
     } else {
         None
     };
-    let io_err = |e: std::io::Error| Error::new(API, ErrorKind::Network).source_from(e);
+    let io_err = |e: std::io::Error| Error::from_network_io(API, &e).source_from(e);
     let gated = GatedTcp {
         tcp: sock.stream.try_clone().map_err(io_err)?,
         gate: s.gate.clone(),
@@ -163,18 +163,25 @@ fn upgrade(
     }
 }
 
-/// The error for an upgrade the server or the connection refused.
+/// The error for an upgrade the server or the connection refused: a
+/// server that answers anything but a valid upgrade gives an invalid
+/// response; a connection that fails under the handshake says how.
 fn failed(ctl: &CallCtl, e: tungstenite::Error) -> Error {
     match e {
         tungstenite::Error::Http(r) => Error::with_reason(
             API,
-            ErrorKind::Network,
+            ErrorKind::InvalidResponse,
             &format!("websocket handshake failed: status {}", r.status().as_u16()),
         ),
         tungstenite::Error::Io(io) if is_timeout(&io) => {
             ctl.error(ErrorKind::Timeout).source_from(io)
         }
-        other => Error::with_reason(API, ErrorKind::Network, "websocket handshake failed")
-            .source_from(other),
+        tungstenite::Error::Io(io) => Error::from_network_io(API, &io).source_from(io),
+        other => Error::with_reason(
+            API,
+            ErrorKind::InvalidResponse,
+            "websocket handshake failed",
+        )
+        .source_from(other),
     }
 }

@@ -143,7 +143,7 @@ fn on_lost(s: &Shared, e: io::Error) -> Ending {
     };
     drop(c);
     ours.ending().unwrap_or_else(|| {
-        let lost = Error::with_reason(API, ErrorKind::Network, "connection reset");
+        let lost = Error::with_reason(API, ErrorKind::ConnectionReset, "connection reset");
         Ending::abnormal(lost.source_from(e))
     })
 }

@@ -3,7 +3,7 @@
 
 use std::net::Shutdown;
 use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, Weak};
+use std::sync::{Arc, Condvar, Mutex, Weak};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -16,7 +16,7 @@ use super::stream::WsStream;
 use crate::call::{CallCtl, CallSocket, Cancel};
 use crate::error::{Api, Error, ErrorKind, Result};
 use crate::listener::{Delivered, Keep, Listener, ListenerId, Listeners};
-use crate::sync::lock;
+use crate::sync::{lock, wait_timeout};
 use crate::transport::is_timeout;
 
 pub(super) type Ws = WebSocket<WsStream>;
@@ -227,7 +227,7 @@ impl Shared {
         while self.events.message.is_full_for(weight) && lock(&self.conn).ended_by.is_none() {
             st.reader_blocked = true;
             self.changed.notify_all();
-            st = wait_for(&self.changed, st, TICK);
+            st = wait_timeout(&self.changed, st, TICK);
         }
         st.reader_blocked = false;
     }
@@ -246,14 +246,15 @@ impl Shared {
             SocketMessage::Binary(b) => Message::Binary(b.into()),
         };
         ws.send(m).map_err(|e| {
-            let kind = match &e {
-                tungstenite::Error::Io(io) if is_timeout(io) => ErrorKind::Timeout,
+            let error = match &e {
+                tungstenite::Error::Io(io) if is_timeout(io) => Error::new(api, ErrorKind::Timeout),
+                tungstenite::Error::Io(io) => Error::from_network_io(api, io),
                 tungstenite::Error::AlreadyClosed | tungstenite::Error::ConnectionClosed => {
                     return not_open(api);
                 }
-                _ => ErrorKind::Network,
+                _ => Error::new(api, ErrorKind::Network),
             };
-            Error::new(api, kind).source_from(e)
+            error.source_from(e)
         })
     }
 
@@ -294,16 +295,6 @@ impl Shared {
         self.ctl.cancel(Cancel::Abort);
         self.shutdown_socket();
     }
-}
-
-/// Wait on `cv` for at most `d`, recovering a poisoned lock as
-/// [`lock`] does.
-pub(super) fn wait_for<'a, T>(
-    cv: &Condvar,
-    g: MutexGuard<'a, T>,
-    d: Duration,
-) -> MutexGuard<'a, T> {
-    cv.wait_timeout(g, d).unwrap_or_else(|e| e.into_inner()).0
 }
 
 pub(super) fn not_open(api: Api) -> Error {

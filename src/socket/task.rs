@@ -4,10 +4,10 @@ use std::sync::{Arc, Condvar, MutexGuard};
 use std::time::{Duration, Instant};
 
 use super::event::{ReadyState, SocketClose, SocketMessage, SocketOpen};
-use super::shared::{Shared, Status, wait_for};
+use super::shared::{Shared, Status};
 use crate::error::{Api, Error, ErrorKind, Result};
 use crate::listener::ListenerId;
-use crate::sync::lock;
+use crate::sync::{lock, wait_timeout};
 
 /// A WebSocket connection (`SocketTask`). Cheap to clone; every clone is
 /// the same connection.
@@ -339,5 +339,5 @@ fn wait_until<'a, T>(
     if left.is_zero() {
         return None;
     }
-    Some(wait_for(cv, g, left))
+    Some(wait_timeout(cv, g, left))
 }
