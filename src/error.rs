@@ -78,16 +78,21 @@ pub enum ErrorKind {
     ConnectionRefused,
     /// The connection was reset, or closed before the response was
     /// complete (errno 600001, reason `connection reset` or
-    /// `connection closed`).
+    /// `connection closed`); a WebSocket that ended without a close frame
+    /// (reason `connection closed abnormally`, close code 1006).
     ConnectionReset,
     /// The response breaks the protocol: not HTTP, a bad status line or
     /// chunk size, headers too large or endless (errno 600001, reason
-    /// `invalid response`).
+    /// `invalid response`); a WebSocket upgrade the server refused
+    /// (`websocket handshake failed: status 403`) or a WebSocket peer
+    /// that broke the protocol (`protocol error`, close code 1002) or sent
+    /// text that is not UTF-8 (`invalid payload data`, close code 1007).
     InvalidResponse,
     /// Any other network failure below HTTP, such as a TLS record that
     /// fails after the handshake or an OS error opening a socket
     /// (errno 600001, reason `network error`, followed by the OS text for
-    /// an OS error).
+    /// an OS error), or a WebSocket message larger than the client takes
+    /// (reason `message too big`, close code 1009).
     Network,
     /// The call's deadline passed, queue wait included (errno 5).
     Timeout,
