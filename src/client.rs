@@ -13,6 +13,7 @@ use crate::config::{ClientBuilder, MAX_TIMEOUT, NetworkTimeout, WORKERS};
 use crate::error::{Error, ErrorKind, Result};
 use crate::policy::{ApiKind, Policy};
 use crate::pool::Pool;
+use crate::proxy::Proxy;
 use crate::transport::{Lookup, PolicyResolver, ResolveMap, WxConnector};
 
 /// What every call of one client shares.
@@ -32,6 +33,8 @@ pub(crate) struct Engine {
     pub resolve: Arc<ResolveMap>,
     #[cfg_attr(not(feature = "websocket"), allow(dead_code))]
     pub lookup: Lookup,
+    #[cfg_attr(not(feature = "websocket"), allow(dead_code))]
+    pub proxy: Option<Arc<Proxy>>,
     pub sockets: Arc<crate::socket::Registry>,
 }
 
@@ -106,6 +109,7 @@ impl Client {
             );
         }
         let tls = crate::tls::client_config(&b.roots, b.skip_domain_check)?;
+        let proxy = b.proxy.clone().and_then(Result::ok).map(Arc::new);
         let resolve: Arc<ResolveMap> = Arc::new(b.resolve.iter().cloned().collect());
         let config = Agent::config_builder()
             .proxy(None)
@@ -126,6 +130,7 @@ impl Client {
         let agent = Agent::with_parts(
             config,
             WxConnector {
+                proxy: proxy.clone(),
                 tls: tls.clone(),
                 allow_plain: b.skip_domain_check,
                 lookup: b.lookup.clone(),
@@ -155,6 +160,7 @@ impl Client {
             tls,
             resolve,
             lookup: b.lookup,
+            proxy,
             sockets: Arc::new(crate::socket::Registry::new()),
         });
         let pool = Pool::start(WORKERS, b.queue_capacity).map_err(|e| {
@@ -194,6 +200,19 @@ impl Client {
     /// ```
     pub fn check_url(&self, api: ApiKind, url: &str) -> Result<()> {
         self.inner.engine.policy.check(api, url).map(|_| ())
+    }
+
+    /// The proxy every call goes through, as a URL without credentials;
+    /// `None` for direct connections.
+    ///
+    /// ```
+    /// let c = wxnet::Client::builder().proxy("socks5://u:p@127.0.0.1:1080").build()?;
+    /// assert_eq!(c.proxy().as_deref(), Some("socks5://127.0.0.1:1080"));
+    /// assert_eq!(wxnet::Client::builder().build()?.proxy(), None);
+    /// # Ok::<(), wxnet::Error>(())
+    /// ```
+    pub fn proxy(&self) -> Option<String> {
+        self.inner.engine.proxy.as_ref().map(|p| p.to_string())
     }
 
     /// The fixed `Referer` every call carries.

@@ -10,6 +10,7 @@ use rustls::pki_types::CertificateDer;
 use crate::client::Client;
 use crate::error::{Api, Error, ErrorKind, Result};
 use crate::policy::ApiKind;
+use crate::proxy::Proxy;
 use crate::transport::Lookup;
 
 /// The longest any call may take, whatever its settings say.
@@ -130,6 +131,8 @@ pub struct ClientBuilder {
     pub(crate) queue_capacity: usize,
     pub(crate) max_message_size: usize,
     pub(crate) user_agent: String,
+    /// Parsed when set; the error is kept for `build()`.
+    pub(crate) proxy: Option<std::result::Result<Proxy, String>>,
 }
 
 impl Default for ClientBuilder {
@@ -149,6 +152,7 @@ impl Default for ClientBuilder {
             queue_capacity: 1024,
             max_message_size: 1024 * 1024,
             user_agent: concat!("wxnet/", env!("CARGO_PKG_VERSION")).into(),
+            proxy: None,
         }
     }
 }
@@ -423,6 +427,44 @@ impl ClientBuilder {
         self
     }
 
+    /// Reach every target through a proxy: `http://[user:pass@]host:port`
+    /// asks an HTTP proxy for a `CONNECT` tunnel, `socks5://…` a SOCKS5
+    /// proxy (RFC 1928, user/password of RFC 1929), for all four APIs.
+    /// TLS runs end to end inside the tunnel, so a debugging proxy that
+    /// shows the traffic (Charles, mitmproxy) needs its CA trusted with
+    /// [`add_root_certificate`](ClientBuilder::add_root_certificate).
+    ///
+    /// The domain lists apply to the target URLs exactly as without a
+    /// proxy; the proxy itself is never checked against them. With a
+    /// [`resolve`](ClientBuilder::resolve) entry for the target's name the
+    /// proxy is asked for the mapped address (SNI and the certificate check
+    /// still use the name), otherwise for the name. Credentials (percent
+    /// encoded in the URL) never appear in `Debug`, logs or errMsg; a
+    /// failing proxy fails the call with errno 600001 and a reason naming
+    /// its address. Defaults to none (direct connections); the environment
+    /// (`HTTPS_PROXY` and the like) is never read.
+    ///
+    /// A URL that is not one of the two forms fails [`build`](Self::build).
+    ///
+    /// ```
+    /// let b = wxnet::Client::builder().proxy("http://user:secret@127.0.0.1:8888");
+    /// assert!(!format!("{b:?}").contains("secret"));
+    /// let client = b.build()?;
+    /// assert_eq!(client.proxy().as_deref(), Some("http://127.0.0.1:8888"));
+    ///
+    /// let e = wxnet::Client::builder().proxy("ftp://127.0.0.1:21").build().unwrap_err();
+    /// assert_eq!(e.kind(), wxnet::ErrorKind::Config);
+    /// assert_eq!(
+    ///     e.err_msg(),
+    ///     "ClientBuilder.build:fail proxy URL must start with http:// or socks5://"
+    /// );
+    /// # Ok::<(), wxnet::Error>(())
+    /// ```
+    pub fn proxy(mut self, url: &str) -> Self {
+        self.proxy = Some(Proxy::parse(url));
+        self
+    }
+
     /// Validate every setting and start the client (its 10 workers and
     /// timer thread).
     ///
@@ -455,6 +497,9 @@ impl ClientBuilder {
                 "version \"{}\" is not a valid version string",
                 self.env_version.referer_version()
             )));
+        }
+        if let Some(Err(e)) = &self.proxy {
+            return Err(bad(e));
         }
         if self.queue_capacity == 0 {
             return Err(bad("queue capacity must be at least 1"));

@@ -138,6 +138,7 @@ mod policy;
 mod pool;
 mod profile;
 mod progress;
+mod proxy;
 mod request;
 mod socket;
 mod sync;

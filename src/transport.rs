@@ -23,6 +23,7 @@ use ureq::unversioned::transport::{
 use crate::call::{self, CallCtl, CallSocket};
 use crate::error::{Api, Error, ErrorKind};
 use crate::policy::{ApiKind, Policy};
+use crate::proxy::{self, Proxy};
 
 /// Host names mapped to fixed addresses (`ClientBuilder::resolve`).
 pub(crate) type ResolveMap = HashMap<String, SocketAddr>;
@@ -62,7 +63,7 @@ impl std::fmt::Debug for Lookup {
 /// A stand-in address meaning "not looked up yet": the name is resolved by
 /// the connector only when a new connection is needed, so requests on a
 /// pooled connection cost no DNS query.
-const UNRESOLVED: IpAddr = IpAddr::V4(Ipv4Addr::UNSPECIFIED);
+pub(crate) const UNRESOLVED: IpAddr = IpAddr::V4(Ipv4Addr::UNSPECIFIED);
 
 /// Stack for the short-lived thread that runs DNS + connect so the worker
 /// can be woken by an abort (neither can be interrupted in std).
@@ -169,6 +170,7 @@ pub(crate) fn address_for(map: &ResolveMap, host: &str, port: u16) -> SocketAddr
 /// with one set of buffers.
 #[derive(Debug)]
 pub(crate) struct WxConnector {
+    pub proxy: Option<Arc<Proxy>>,
     pub tls: Arc<ClientConfig>,
     pub allow_plain: bool,
     pub lookup: Lookup,
@@ -202,7 +204,8 @@ impl Connector<()> for WxConnector {
             c.trace().reused = false;
         }
 
-        let stream = connect_tcp(ctl, &self.lookup, &host, addr, deadline)?;
+        let proxy = self.proxy.as_deref();
+        let stream = proxy::connect(ctl, proxy, &self.lookup, &host, addr, deadline)?;
         let _ = stream.set_nodelay(true);
         let sock = Arc::new(CallSocket::new(stream));
         let peer = sock.stream.peer_addr().ok();
@@ -213,6 +216,7 @@ impl Connector<()> for WxConnector {
                 return Err(ureq::Error::Io(cancelled_io()));
             }
         }
+        proxy::open(ctl, proxy, &sock.stream, &host, addr, deadline)?;
         let tls = if details.needs_tls() {
             Some(Box::new(handshake(
                 ctl,

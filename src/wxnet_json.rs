@@ -17,6 +17,7 @@
 //!   },
 //!   "resolve": { "api.example.com": "10.0.0.5:443" },
 //!   "rootCertificates": ["certs/private-ca.pem"],
+//!   "proxy": "http://127.0.0.1:8888",
 //!   "skipDomainCheck": false
 //! }
 //! ```
@@ -131,6 +132,7 @@ impl ClientBuilder {
                 "resolve",
                 "rootCertificates",
                 "skipDomainCheck",
+                "proxy",
             ],
         )?;
         let mut b = ClientBuilder::default();
@@ -170,6 +172,13 @@ impl ClientBuilder {
                 })?;
                 b = b.add_root_certificate(pem)?;
             }
+        }
+        if let Some(v) = obj.get("proxy") {
+            let url = string(v, "proxy")?;
+            if let Err(e) = crate::proxy::Proxy::parse(url) {
+                return Err(bad("proxy", &format!("is not a proxy URL: {e}")));
+            }
+            b = b.proxy(url);
         }
         if let Some(v) = obj.get("skipDomainCheck") {
             let skip = v
@@ -298,6 +307,15 @@ mod tests {
             err(r#"{"rootCertificates": ["missing.pem"]}"#)
                 .contains("\"rootCertificates[0]\" cannot be read")
         );
+        assert_eq!(
+            err(r#"{"proxy": "ftp://u:secret@127.0.0.1:21"}"#),
+            format!(
+                "{p}\"proxy\" is not a proxy URL: proxy URL must start with http:// or socks5://"
+            )
+        );
+        let proxied = ClientBuilder::from_json(r#"{"proxy": "socks5://u:secret@127.0.0.1:1080"}"#);
+        let proxied = proxied.unwrap().build().unwrap();
+        assert_eq!(proxied.proxy().as_deref(), Some("socks5://127.0.0.1:1080"));
         assert_eq!(
             err(r#"{"skipDomainCheck": "no"}"#),
             format!("{p}\"skipDomainCheck\" must be true or false")

@@ -18,6 +18,7 @@ use crate::client::Engine;
 use crate::error::{Error, ErrorKind, Result};
 use crate::header::Header;
 use crate::policy::Target;
+use crate::proxy;
 use crate::sync::lock;
 use crate::transport::{self, is_timeout};
 
@@ -62,8 +63,16 @@ fn open_stream(
     let map_err = |e: ureq::Error| crate::http::map_error(ctl, e);
     let deadline = ctl.deadline;
     let addr = transport::address_for(&engine.resolve, &target.host, target.port);
-    let tcp = transport::connect_tcp(Some(ctl), &engine.lookup, &target.host, addr, deadline)
-        .map_err(map_err)?;
+    let proxy = engine.proxy.as_deref();
+    let tcp = proxy::connect(
+        Some(ctl),
+        proxy,
+        &engine.lookup,
+        &target.host,
+        addr,
+        deadline,
+    )
+    .map_err(map_err)?;
     let _ = tcp.set_nodelay(options.tcp_no_delay);
     let sock = Arc::new(CallSocket::new(tcp));
     ctl.bind_socket(sock.clone());
@@ -71,6 +80,7 @@ fn open_stream(
     if let Some(kind) = ctl.cancelled() {
         return Err(ctl.error(kind));
     }
+    proxy::open(Some(ctl), proxy, &sock.stream, &target.host, addr, deadline).map_err(map_err)?;
     let tls = if target.url.scheme() == "wss" {
         let tls =
             transport::handshake(Some(ctl), &engine.tls, &target.host, &sock.stream, deadline)
