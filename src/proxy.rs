@@ -301,7 +301,10 @@ fn http_connect(
         .ok_or_else(|| invalid("not an HTTP response"))?;
     match status {
         200..=299 => Ok(()),
-        407 if proxy.credentials.is_some() => Err(refused(" refused the credentials: status 407")),
+        // Some proxies (tinyproxy) answer a tunnel request with 401.
+        401 | 407 if proxy.credentials.is_some() => Err(refused(format!(
+            " refused the credentials: status {status}"
+        ))),
         code => Err(refused(format!(" refused the tunnel: status {code}"))),
     }
 }

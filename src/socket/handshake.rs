@@ -74,6 +74,7 @@ fn open_stream(
     )
     .map_err(map_err)?;
     let _ = tcp.set_nodelay(options.tcp_no_delay);
+    ctl.trace().peer = tcp.peer_addr().ok();
     let sock = Arc::new(CallSocket::new(tcp));
     ctl.bind_socket(sock.clone());
     *lock(&s.socket) = Some(sock.clone());
