@@ -236,6 +236,58 @@ fn the_calls_print_json_and_exit_by_result() {
 }
 
 #[test]
+fn the_calls_take_a_proxy_and_doctor_shows_the_configured_one() {
+    watchdog(Duration::from_secs(10), || {
+        let site = Site::new("cli-proxy");
+        let proxy = common::tinyproxy(None);
+        let via = format!("http://{}", proxy.addr());
+        let run = site.wxnet(&["request", &site.url("/x"), "--proxy", &via]);
+        assert_eq!(run.code, 0, "{}{}", run.out, run.err);
+        assert_eq!(json(&run.out)["data"]["ok"], true);
+        let asked = format!("CONNECT {} HTTP/1.1", site.server.addr());
+        assert!(proxy.output().contains(&asked), "{}", proxy.output());
+
+        // Bound and released at the end of the block: nothing listens there.
+        let dead = {
+            let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            listener.local_addr().unwrap()
+        };
+        let via = format!("socks5://me:pw-x@{dead}");
+        let run = site.wxnet(&["download", &site.url("/x"), "--proxy", &via]);
+        assert_eq!(run.code, 1, "{}", run.out);
+        let msg = format!("downloadFile:fail proxy {dead}: connection refused");
+        assert_eq!(json(&run.out)["errMsg"], msg);
+        assert!(!run.out.contains("pw-x"), "{}", run.out);
+
+        let run = site.wxnet(&["request", &site.url("/x"), "--proxy", "ftp://me:pw-x@h:1"]);
+        assert_eq!(run.code, 2, "{}", run.out);
+        assert!(
+            run.err.contains("must start with http:// or socks5://"),
+            "{}",
+            run.err
+        );
+        assert!(!run.err.contains("pw-x"), "{}", run.err);
+
+        let file = site.file("wxnet.json");
+        let settings = format!(
+            r#"{{"domains": {{"request": ["{}"]}}, "resolve": {{"{HOST}": "{}"}},
+                "rootCertificates": ["ca.pem"], "proxy": "http://me:pw-x@{dead}"}}"#,
+            site.url(""),
+            site.server.addr()
+        );
+        std::fs::write(&file, settings).unwrap();
+        let run = wxnet(&["doctor", &file]);
+        assert_eq!(run.code, 0, "{}", run.out);
+        let line =
+            format!("proxy: http://{dead} (calls go through it; these checks connected directly)");
+        assert_eq!(run.out.lines().last(), Some(line.as_str()), "{}", run.out);
+        assert!(!run.out.contains("pw-x"), "{}", run.out);
+        let run = wxnet(&["doctor", &file, "--json"]);
+        assert_eq!(json(&run.out)["proxy"], format!("http://{dead}"));
+    });
+}
+
+#[test]
 fn a_sha1_rsa1024_certificate_file_fails_from_the_command_line() {
     let dir = TempDir::new("cli-cert");
     let file = dir.path().join("leaf.pem");
@@ -282,12 +334,15 @@ fn each_command_has_help_naming_its_flags() {
         (
             "request",
             &[
-                "--method", "-X", "--header", "-H", "--data", "-d", "--config",
+                "--method", "-X", "--header", "-H", "--data", "-d", "--config", "--proxy",
             ],
         ),
-        ("download", &["--output", "-o", "--config", "--json"]),
-        ("upload", &["--name", "--form", "-F", "--config", "--json"]),
-        ("ws", &["--send", "--wait", "--config", "--json"]),
+        (
+            "download",
+            &["--output", "-o", "--config", "--proxy", "--json"],
+        ),
+        ("upload", &["--name", "--form", "-F", "--config", "--proxy"]),
+        ("ws", &["--send", "--wait", "--config", "--proxy", "--json"]),
         ("completions", &["bash", "zsh", "fish"]),
     ];
     for (cmd, flags) in cases {

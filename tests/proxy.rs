@@ -9,7 +9,6 @@ use std::collections::HashMap;
 use std::error::Error as _;
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
-use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -25,21 +24,9 @@ const WS: &str = "wss://ws.example.com";
 const SECS: Duration = Duration::from_secs(5);
 const PASSWORD: &str = "s3cret-pw";
 
-/// tinyproxy on a free port, allowing CONNECT to any port, optionally
-/// with Basic authentication `user`:[`PASSWORD`].
+/// tinyproxy, with Basic authentication `user`:[`PASSWORD`] when `auth`.
 fn tinyproxy(auth: bool) -> Program {
-    Program::start("tinyproxy", "tinyproxy", |port, dir: &Path| {
-        let d = dir.display();
-        let mut conf = format!(
-            "Port {port}\nListen 127.0.0.1\nTimeout 30\nMaxClients 100\n\
-             PidFile \"{d}/tinyproxy.pid\"\nLogFile \"{d}/tinyproxy.log\"\nLogLevel Info\n"
-        );
-        if auth {
-            conf.push_str(&format!("BasicAuth user {PASSWORD}\n"));
-        }
-        std::fs::write(dir.join("tinyproxy.conf"), conf).unwrap();
-        vec!["-d".into(), "-c".into(), format!("{d}/tinyproxy.conf")]
-    })
+    common::tinyproxy(auth.then_some(("user", PASSWORD)))
 }
 
 /// The test servers: HTTPS for api/up/dl, a WebSocket echo for ws.

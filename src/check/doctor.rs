@@ -111,6 +111,23 @@ pub fn domain_entries(wxnet_json: &str) -> Result<Vec<EntryVerdict>, Error> {
     Ok(out)
 }
 
+/// The proxy a client built from `builder` would reach servers through,
+/// as a URL without its credentials; `None` when it connects directly or
+/// the proxy URL is not valid (the build names the fault). The checks of
+/// a [`Checker`] always connect directly, whatever this says.
+///
+/// ```
+/// let b = wxnet::Client::builder().proxy("http://me:secret@127.0.0.1:8888");
+/// assert_eq!(wxnet::check::configured_proxy(&b).as_deref(), Some("http://127.0.0.1:8888"));
+/// assert_eq!(wxnet::check::configured_proxy(&wxnet::Client::builder()), None);
+/// ```
+pub fn configured_proxy(builder: &ClientBuilder) -> Option<String> {
+    match &builder.proxy {
+        Some(Ok(p)) => Some(p.to_string()),
+        _ => None,
+    }
+}
+
 impl Checker {
     /// A checker that connects and trusts as a client built from
     /// `builder` would: its `resolve` map and its added roots.

@@ -46,7 +46,7 @@ use std::time::{Duration, SystemTime};
 
 use rustls::pki_types::CertificateDer;
 
-pub use doctor::{EntryVerdict, domain_entries, domain_verdicts};
+pub use doctor::{EntryVerdict, configured_proxy, domain_entries, domain_verdicts};
 pub use report::{Bullet, CheckResult, Report, Status};
 
 use crate::error::{Api, Error};

@@ -49,7 +49,7 @@ mod ws;
 pub use baseline::{raw_ureq_agent, raw_ureq_agent_pooled};
 pub use http::{Conn, HttpServer, Request, client_builder};
 pub use pki::{Identity, LeafSpec, TestPki};
-pub use process::{Program, require};
+pub use process::{Program, require, tinyproxy};
 pub use tcp::{Blackhole, RawServer, blackhole};
 pub use util::{Part, TempDir, eventually, parse_multipart, pattern, sha256_hex, watchdog};
 pub use ws::{ServerWs, Upgrade, WsServer};

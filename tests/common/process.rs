@@ -287,3 +287,22 @@ fn process_group(pid: u32) -> Option<u32> {
         .parse()
         .ok()
 }
+
+/// tinyproxy on a free port, allowing `CONNECT` to any port, with Basic
+/// authentication when `basic_auth` names a user and password.
+pub fn tinyproxy(basic_auth: Option<(&str, &str)>) -> Program {
+    Program::start("tinyproxy", "tinyproxy", |port, dir| {
+        let d = dir.display();
+        // No `ConnectPort` line: tinyproxy then tunnels to any port.
+        let mut conf = format!(
+            "Port {port}\nListen 127.0.0.1\nTimeout 30\nMaxClients 100\n\
+             PidFile \"{d}/tinyproxy.pid\"\nLogFile \"{d}/tinyproxy.log\"\nLogLevel Info\n"
+        );
+        if let Some((user, password)) = basic_auth {
+            conf.push_str(&format!("BasicAuth {user} {password}\n"));
+        }
+        std::fs::write(dir.join("tinyproxy.conf"), conf).unwrap();
+        // -d: stay in the foreground.
+        vec!["-d".into(), "-c".into(), format!("{d}/tinyproxy.conf")]
+    })
+}

@@ -6,7 +6,8 @@ use crate::common::{self, Common};
 ///
 /// TLS versions, the certificate chain, protocol and, when the URL has a
 /// path, a sample response; each result is PASS, WARN, FAIL, INFO or
-/// UNKNOWN with a fix for each failure.
+/// UNKNOWN with a fix for each failure. It connects directly, never through
+/// a proxy.
 #[derive(clap::Args, Debug)]
 pub struct Args {
     /// An https:// or wss:// URL (a path adds the response checks), or

@@ -40,6 +40,10 @@ pub struct CallOptions {
     /// without it only the URL's own origin is listed
     #[arg(long, value_name = "wxnet.json")]
     pub config: Option<PathBuf>,
+    /// Reach the server through this proxy: http://[user:pass@]host:port
+    /// (CONNECT) or socks5://[user:pass@]host:port; replaces the config's
+    #[arg(long, value_name = "URL")]
+    pub proxy: Option<String>,
 }
 
 /// One `--resolve` mapping.
@@ -130,6 +134,9 @@ pub fn client(o: &CallOptions, url: &str, api: wxnet::ApiKind) -> Result<wxnet::
     }
     for path in &o.common.cacert {
         b = b.add_root_certificate(read(path)?)?;
+    }
+    if let Some(url) = &o.proxy {
+        b = b.proxy(url);
     }
     Ok(b.build()?)
 }

@@ -13,7 +13,7 @@ use crate::common::{self, Common};
 ///
 /// Each entry is judged against the domain-list rules first; each accepted
 /// one is then checked as `wxnet check` would, once however many lists name
-/// it.
+/// it. A proxy in the settings is shown; the checks connect directly.
 #[derive(clap::Args, Debug)]
 pub struct Args {
     /// The app's settings file; its resolve map and root certificates are
@@ -36,10 +36,17 @@ pub fn run(a: Args) -> crate::Outcome {
     let failed = rows
         .iter()
         .any(|r| r["verdict"].as_str().is_some_and(failing));
+    let proxy = wxnet::check::configured_proxy(&settings);
     if a.common.json {
-        println!("{}", json!({ "failed": failed, "entries": rows }));
+        println!(
+            "{}",
+            json!({ "failed": failed, "proxy": proxy, "entries": rows })
+        );
     } else {
         print_table(&rows);
+        if let Some(p) = proxy {
+            println!("proxy: {p} (calls go through it; these checks connected directly)");
+        }
     }
     Ok(ExitCode::from(u8::from(failed)))
 }
