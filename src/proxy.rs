@@ -113,6 +113,13 @@ impl Proxy {
         }
     }
 
+    /// The error for a connection to the proxy that failed with `e`: the
+    /// kind and reason it would have without a proxy, naming the proxy.
+    fn io_error(&self, api: Api, e: &io::Error) -> Error {
+        let plain = Error::from_network_io(api, e);
+        self.error(api, plain.kind(), &format!(": {}", plain.reason()))
+    }
+
     /// An error of `kind` whose reason names the proxy: "proxy
     /// <address>" then `what` (which starts with its separator).
     fn error(&self, api: Api, kind: ErrorKind, what: &str) -> Error {
@@ -156,12 +163,8 @@ pub(crate) fn connect(
     };
     transport::connect_tcp(ctl, lookup, &p.host, at, deadline).map_err(|e| match (ctl, e) {
         (Some(c), ureq::Error::Io(io)) if c.cancelled().is_none() && !is_timeout(&io) => {
-            let plain = Error::from_network_io(c.api_name(), &io);
-            let reason = format!(": {}", plain.reason());
-            stash_error(
-                c,
-                p.error(c.api_name(), plain.kind(), &reason).source_from(io),
-            )
+            let e = p.io_error(c.api_name(), &io).source_from(io);
+            stash_error(c, e)
         }
         (_, e) => e,
     })
@@ -193,8 +196,11 @@ pub(crate) fn open(
         Ok(()) => return Ok(()),
         Err(e) => e,
     };
-    if ctl.is_some_and(|c| c.cancelled().is_some()) || is_timeout(&e) {
+    if ctl.is_some_and(|c| c.cancelled().is_some()) {
         return Err(ureq::Error::Io(e));
+    }
+    if is_timeout(&e) {
+        return Err(ureq::Error::Timeout(ureq::Timeout::Global));
     }
     let error = match e.get_ref().and_then(|i| i.downcast_ref::<Refusal>()) {
         Some(r) => p.error(api, r.kind, &r.what),
@@ -202,10 +208,7 @@ pub(crate) fn open(
             io::ErrorKind::UnexpectedEof => {
                 p.error(api, ErrorKind::ConnectionReset, " closed the tunnel")
             }
-            _ => {
-                let plain = Error::from_network_io(api, &e);
-                p.error(api, plain.kind(), &format!(": {}", plain.reason()))
-            }
+            _ => p.io_error(api, &e),
         },
     };
     match ctl {
