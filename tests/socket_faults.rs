@@ -9,7 +9,7 @@ use std::io::Write;
 use std::sync::{Arc, Mutex, mpsc};
 use std::time::{Duration, Instant};
 
-use common::{ServerWs, TestPki, Upgrade, WsServer, watchdog};
+use common::{ServerWs, TestPki, Upgrade, WsServer, server_frame as frame, watchdog, write_raw};
 use tungstenite::Message;
 use wxnet::{Client, ConnectSocketOptions, ErrorKind, SocketMessage, SocketTask};
 
@@ -62,19 +62,6 @@ fn echo(mut ws: ServerWs) {
 
 fn report(seen: &Seen, what: String) {
     let _ = seen.lock().unwrap().send(what);
-}
-
-/// A server frame (unmasked) with a payload under 126 bytes.
-fn frame(first: u8, payload: &[u8]) -> Vec<u8> {
-    assert!(payload.len() < 126);
-    let mut f = vec![first, payload.len() as u8];
-    f.extend_from_slice(payload);
-    f
-}
-
-fn write_raw(ws: &mut ServerWs, bytes: &[u8]) {
-    ws.get_mut().write_all(bytes).unwrap();
-    ws.get_mut().flush().unwrap();
 }
 
 /// After a fault: read what the client sends until its close frame, and

@@ -16,7 +16,7 @@ use super::API;
 use super::close;
 use super::connect::Ending;
 use super::event::{ReadyState, SocketClose, SocketMessage};
-use super::shared::{Shared, Ws};
+use super::shared::{Conn, Shared};
 use crate::error::{Error, ErrorKind};
 use crate::sync::lock;
 use crate::transport::is_timeout;
@@ -35,6 +35,9 @@ enum Wake {
 struct Drained {
     received: Vec<SocketMessage>,
     end: Option<Ending>,
+    /// `end` fails the connection, and its close frame goes out only after
+    /// `received` is delivered, so replies to those messages still can.
+    fail_after: bool,
     /// Whether anything was decoded at all (a control frame counts).
     progressed: bool,
 }
@@ -47,6 +50,13 @@ struct Ours {
 }
 
 impl Ours {
+    fn of(c: &Conn) -> Ours {
+        Ours {
+            ended_by: c.ended_by.clone(),
+            closing: c.closing.as_ref().map(|(close, _)| close.clone()),
+        }
+    }
+
     /// Our own reason to close wins over whatever the peer did.
     fn ending(&self) -> Option<Ending> {
         if let Some((close, error)) = &self.ended_by {
@@ -92,7 +102,11 @@ pub(super) fn read_until_end(s: &Arc<Shared>) -> Ending {
             s.emit_messages(drained.received);
         }
         if let Some(end) = drained.end {
-            return end;
+            return if drained.fail_after {
+                start_failing(s, end)
+            } else {
+                end
+            };
         }
         if eof && !drained.progressed {
             // The peer closed and nothing more will come.
@@ -137,10 +151,7 @@ fn on_idle(s: &Shared) -> Option<Ending> {
 /// The socket failed under us.
 fn on_lost(s: &Shared, e: io::Error) -> Ending {
     let c = lock(&s.conn);
-    let ours = Ours {
-        ended_by: c.ended_by.clone(),
-        closing: c.closing.as_ref().map(|(close, _)| close.clone()),
-    };
+    let ours = Ours::of(&c);
     drop(c);
     ours.ending().unwrap_or_else(|| {
         let lost = Error::with_reason(API, ErrorKind::ConnectionReset, "connection reset");
@@ -161,10 +172,7 @@ fn on_eof(s: &Shared) -> Ending {
 fn drain(s: &Shared, buffered_only: bool) -> Drained {
     let mut d = Drained::default();
     let mut c = lock(&s.conn);
-    let ours = Ours {
-        ended_by: c.ended_by.clone(),
-        closing: c.closing.as_ref().map(|(close, _)| close.clone()),
-    };
+    let ours = Ours::of(&c);
     let Some(ws) = c.ws.as_mut() else {
         d.end = Some(Ending::clean(close::abnormal()));
         return d;
@@ -181,10 +189,13 @@ fn drain(s: &Shared, buffered_only: bool) -> Drained {
                 break;
             }
             Err(e) => {
-                let end = d.end.take().or_else(|| ours.ending());
                 // The peer dropped TCP after the close handshake (often
                 // without a TLS close_notify): a clean end.
-                d.end = Some(end.unwrap_or_else(|| fail(ws, e)));
+                d.end = d.end.take().or_else(|| ours.ending());
+                if d.end.is_none() {
+                    d.end = Some(failure(e));
+                    d.fail_after = true;
+                }
                 break;
             }
         };
@@ -194,6 +205,8 @@ fn drain(s: &Shared, buffered_only: bool) -> Drained {
             Message::Binary(b) => d.received.push(SocketMessage::Binary(b.to_vec())),
             Message::Close(frame) => {
                 d.end = Some(ours.or(peer_close(frame)));
+                // Before the messages read ahead of it are delivered: no
+                // data may follow a received close, so `send` refuses.
                 s.set_state(ReadyState::Closing);
             }
             _ => {}
@@ -214,11 +227,10 @@ fn peer_close(frame: Option<CloseFrame>) -> SocketClose {
 }
 
 /// The peer broke the protocol or the connection was lost without a
-/// close frame: fail the connection with the code for it (RFC 6455
+/// close frame: how the connection fails, with the code for it (RFC 6455
 /// §7.4.1). A connection lost without a close frame is 1006 (§7.1.5),
-/// whatever the transport said (a clean TLS end included), and sends
-/// nothing.
-fn fail(ws: &mut Ws, e: tungstenite::Error) -> Ending {
+/// whatever the transport said (a clean TLS end included).
+fn failure(e: tungstenite::Error) -> Ending {
     let code = match &e {
         tungstenite::Error::Capacity(_) => 1009,
         tungstenite::Error::Utf8(_) => 1007,
@@ -226,12 +238,27 @@ fn fail(ws: &mut Ws, e: tungstenite::Error) -> Ending {
         tungstenite::Error::Protocol(_) => 1002,
         _ => 1006,
     };
-    let close = close::event(code);
-    if code != 1006 {
-        close::send_close(ws, &close);
-    }
     Ending {
         error: Some(close::error(code).source_from(e)),
-        close,
+        close: close::event(code),
     }
+}
+
+/// Fail the connection once the messages read before the failure are
+/// delivered: send its close frame (none for 1006) and refuse `send`
+/// from now on. A close that started meanwhile (a listener called
+/// `close`, or a shutdown) went out first and is the one reported.
+fn start_failing(s: &Shared, end: Ending) -> Ending {
+    let mut c = lock(&s.conn);
+    let ours = Ours::of(&c);
+    if let Some(first) = ours.ending() {
+        return first;
+    }
+    if end.close.code != 1006 {
+        if let Some(ws) = c.ws.as_mut() {
+            close::send_close(ws, &end.close);
+        }
+    }
+    s.set_state(ReadyState::Closing);
+    end
 }

@@ -7,6 +7,7 @@ use std::sync::{Arc, Condvar, Mutex, Weak};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use tungstenite::error::ProtocolError;
 use tungstenite::{Message, WebSocket};
 
 use super::close;
@@ -232,12 +233,14 @@ impl Shared {
         st.reader_blocked = false;
     }
 
-    /// Send `message` if the socket is open.
+    /// Send `message` if the socket is open. The state is read under the
+    /// connection lock, which every close takes to start: a close that
+    /// started (ours or the peer's) refuses the message as not open.
     pub(super) fn send(&self, message: SocketMessage, api: Api) -> Result<()> {
+        let mut c = lock(&self.conn);
         if self.state() != ReadyState::Open {
             return Err(not_open(api));
         }
-        let mut c = lock(&self.conn);
         let Some(ws) = c.ws.as_mut() else {
             return Err(not_open(api));
         };
@@ -249,7 +252,9 @@ impl Shared {
             let error = match &e {
                 tungstenite::Error::Io(io) if is_timeout(io) => Error::new(api, ErrorKind::Timeout),
                 tungstenite::Error::Io(io) => Error::from_network_io(api, io),
-                tungstenite::Error::AlreadyClosed | tungstenite::Error::ConnectionClosed => {
+                tungstenite::Error::AlreadyClosed
+                | tungstenite::Error::ConnectionClosed
+                | tungstenite::Error::Protocol(ProtocolError::SendAfterClosing) => {
                     return not_open(api);
                 }
                 _ => Error::new(api, ErrorKind::Network),
@@ -289,6 +294,9 @@ impl Shared {
         }
         if let Some(ws) = c.ws.as_mut() {
             close::send_close(ws, &close);
+        }
+        if self.state() == ReadyState::Open {
+            self.set_state(ReadyState::Closing);
         }
         c.ended_by = Some((close, error));
         drop(c);

@@ -22,6 +22,12 @@ use crate::sync::{lock, wait_timeout};
 /// `on_*` call. Scripts can instead block with
 /// [`wait_open`](SocketTask::wait_open) and [`recv`](SocketTask::recv).
 ///
+/// Messages that arrived before a protocol error or the server's close
+/// frame are delivered first, in order. After a protocol error the close
+/// frame goes out only once they are delivered, so replies sent while
+/// handling them still go out; after the server's close frame the socket
+/// is already `Closing` while they are delivered, and no reply may follow.
+///
 /// ```no_run
 /// use std::time::Duration;
 /// let client = wxnet::Client::builder().socket_domains(["wss://ws.example.com"]).build()?;
@@ -70,7 +76,9 @@ impl SocketTask {
     }
 
     /// Send a message. Fails with `SocketTask.send:fail
-    /// SocketTask.readyState is not OPEN` unless the socket is open; never
+    /// SocketTask.readyState is not OPEN` unless the socket is open, so
+    /// also from the moment a close started (ours or the server's, when
+    /// [`ready_state`](SocketTask::ready_state) turns `Closing`); never
     /// waits for the reader thread.
     ///
     /// ```

@@ -5,7 +5,8 @@
 //!   ([`Identity`], also as PEM files for outside programs).
 //! - `http.rs`: [`HttpServer`], HTTPS/1.1 with counters; its handler's
 //!   [`Conn`] and [`Request`]; [`client_builder`] to reach it.
-//! - `ws.rs`: [`WsServer`], `wss://` on tungstenite; [`Upgrade`].
+//! - `ws.rs`: [`WsServer`], `wss://` on tungstenite; [`Upgrade`];
+//!   [`server_frame`] and [`write_raw`] for a peer that writes raw frames.
 //! - `tcp.rs`: [`RawServer`] (raw TCP connections) and [`blackhole`] (a
 //!   connect that hangs).
 //! - `process.rs`: [`Program`], an outside program (`openssl s_server`,
@@ -52,4 +53,4 @@ pub use pki::{Identity, LeafSpec, TestPki};
 pub use process::{Program, require, tinyproxy};
 pub use tcp::{Blackhole, RawServer, blackhole};
 pub use util::{Part, TempDir, eventually, parse_multipart, pattern, sha256_hex, watchdog};
-pub use ws::{ServerWs, Upgrade, WsServer};
+pub use ws::{ServerWs, Upgrade, WsServer, server_frame, write_raw};

@@ -2,6 +2,7 @@
 //! handshake, then the test's handler), and the upgrade requests it saw.
 
 use std::collections::VecDeque;
+use std::io::Write;
 use std::net::{SocketAddr, TcpStream};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -119,4 +120,19 @@ fn handshake(tcp: TcpStream, config: Arc<ServerConfig>) -> Option<(ServerWs, Upg
     let ws = tungstenite::accept_hdr(tls, callback).ok()?;
     let upgrade = seen.lock().unwrap().clone();
     Some((ws, upgrade))
+}
+
+/// A server frame (unmasked) with a payload under 126 bytes, for writing
+/// raw with [`write_raw`].
+pub fn server_frame(first: u8, payload: &[u8]) -> Vec<u8> {
+    assert!(payload.len() < 126);
+    let mut f = vec![first, payload.len() as u8];
+    f.extend_from_slice(payload);
+    f
+}
+
+/// Write `bytes` past tungstenite, in one write, and push them out.
+pub fn write_raw(ws: &mut ServerWs, bytes: &[u8]) {
+    ws.get_mut().write_all(bytes).unwrap();
+    ws.get_mut().flush().unwrap();
 }
