@@ -12,7 +12,7 @@ use crate::call::{Call, CallCtl, CallHandle, Callbacks, PreparedCall};
 use crate::config::{ClientBuilder, MAX_TIMEOUT, NetworkTimeout, WORKERS};
 use crate::error::{Error, ErrorKind, Result};
 use crate::policy::{ApiKind, Policy};
-use crate::pool::Pool;
+use crate::pool::{Job, Pool};
 use crate::proxy::Proxy;
 use crate::transport::{Lookup, PolicyResolver, ResolveMap, WxConnector};
 
@@ -342,20 +342,24 @@ impl Client {
     }
 
     /// Start an HTTP call: take its callbacks and timeout, prepare the
-    /// rest on this thread (policy, headers, body), queue it.
+    /// rest on this thread (policy, headers, body; listeners set on the
+    /// options go to the task's lists), queue it.
     pub(crate) fn start<O, P>(
         &self,
         api: ApiKind,
         mut options: O,
-        prepare: fn(&Arc<Engine>, O) -> Result<P>,
+        prepare: impl FnOnce(&Arc<Engine>, O) -> Result<P>,
     ) -> CallHandle<P>
     where
         O: crate::options::CallOptions<Output = P::Output>,
         P: PreparedCall,
     {
         let (callbacks, timeout) = options.take_common();
+        // A call someone listens to goes to a worker at once; one without
+        // is staged for its handle's `wait()`.
+        let stage = !callbacks.any() && !options.has_listeners();
         let prepared = prepare(self.engine(), options);
-        self.submit(api, timeout, prepared, callbacks)
+        self.submit(api, timeout, prepared, callbacks, stage)
     }
 
     /// Queue the prepared call (or end it at once with `prepared`'s
@@ -366,6 +370,7 @@ impl Client {
         timeout: Option<Duration>,
         prepared: Result<P>,
         callbacks: Callbacks<P::Output>,
+        stage: bool,
     ) -> CallHandle<P> {
         let invoked = Instant::now();
         let ctl = Arc::new(CallCtl::new(
@@ -378,13 +383,45 @@ impl Client {
             Ok(prepared) => Arc::new(Call::new(ctl, prepared, callbacks)),
             Err(e) => {
                 let call = Arc::new(Call::<P>::refused(ctl, callbacks));
-                call.outcome.finish(Err(e.for_api(api.into())));
+                self.run_later(call.refuse(e.for_api(api.into())));
                 return CallHandle::new(call, pool);
             }
         };
-        if let Err((refused, kind)) = self.inner.pool.submit(call.clone()) {
-            refused.fail(kind);
+        if let Err((_, kind)) = self.inner.pool.submit(call.clone(), stage) {
+            let e = call.outcome.ctl.error(kind);
+            self.run_later(call.refuse(e));
         }
         CallHandle::new(call, pool)
     }
+
+    /// Run the callbacks of a refused call on a library thread after the
+    /// call returned: the timer, or a short-lived thread once shut down.
+    fn run_later(&self, job: Option<Job>) {
+        let Some(job) = job else {
+            return;
+        };
+        let Err(job) = self.inner.pool.defer(job) else {
+            return;
+        };
+        let slot = Arc::new(std::sync::Mutex::new(Some(job)));
+        let theirs = slot.clone();
+        let spawned = std::thread::Builder::new()
+            .name("wxnet-late".into())
+            .stack_size(LATE_STACK)
+            .spawn(move || {
+                if let Some(job) = crate::sync::lock(&theirs).take() {
+                    crate::call::contain(job);
+                }
+            });
+        if let Err(e) = spawned {
+            // Out of threads: better here than never, as every call ends.
+            log::error!("wxnet: no thread for the callbacks of a refused call: {e}");
+            if let Some(job) = crate::sync::lock(&slot).take() {
+                crate::call::contain(job);
+            }
+        }
+    }
 }
+
+/// Room for the callbacks run on a short-lived thread.
+const LATE_STACK: usize = 256 * 1024;

@@ -1,5 +1,6 @@
 //! What the client takes out of any HTTP call's options before the rest
-//! is prepared: the callbacks and the call's own timeout. Each options
+//! is prepared: the callbacks and the call's own timeout, and whether
+//! anyone listens. Each options
 //! type (`RequestOptions`, `UploadFileOptions`, `DownloadFileOptions`)
 //! implements it next to its setters.
 
@@ -12,4 +13,6 @@ use crate::call::Callbacks;
 pub(crate) trait CallOptions {
     type Output;
     fn take_common(&mut self) -> (Callbacks<Self::Output>, Option<Duration>);
+    /// Whether a listener (`on_*`) is set.
+    fn has_listeners(&self) -> bool;
 }

@@ -18,7 +18,11 @@
 //! another call from the same thread, the grace running out) moves it to
 //! the back of the queue and wakes a worker. Staged calls count toward
 //! the queue capacity and are ended by deadlines, abort, the background
-//! interrupt and shutdown exactly like queued ones.
+//! interrupt and shutdown exactly like queued ones. A call with callbacks
+//! or listeners is not staged: it goes to the queue at once.
+//!
+//! The timer also runs the callbacks of calls refused before they ran
+//! (deferred jobs), so they never run inside the call that made them.
 
 use std::cell::Cell;
 use std::collections::VecDeque;
@@ -62,6 +66,9 @@ enum Background {
 /// and shutdown must also end.
 pub(crate) type Hook = Box<dyn Fn(Cancel) + Send + Sync>;
 
+/// Callbacks to run on the timer thread soon.
+pub(crate) type Job = Box<dyn FnOnce() + Send>;
+
 /// A call waiting for its caller's next move (see the module docs).
 struct Staged {
     call: Arc<dyn AnyCall>,
@@ -82,6 +89,7 @@ struct State {
     background: Background,
     /// When the timer will next wake on its own; `None` = not before notified.
     timer_at: Option<Instant>,
+    deferred: Vec<Job>,
 }
 
 struct Shared {
@@ -115,6 +123,7 @@ impl Pool {
                 closed: false,
                 background: Background::Foreground,
                 timer_at: None,
+                deferred: Vec::new(),
             }),
             work_cv: Condvar::new(),
             timer_cv: Condvar::new(),
@@ -151,12 +160,13 @@ impl Pool {
         spawned.map(|()| pool)
     }
 
-    /// Queue a call (staged first when a worker slot is free, so that a
-    /// caller about to wait can run it); `Err` gives it back with the
-    /// reason it was refused.
+    /// Queue a call (with `stage`, staged first when a worker slot is
+    /// free, so that a caller about to wait can run it); `Err` gives it
+    /// back with the reason it was refused.
     pub(crate) fn submit(
         &self,
         call: Arc<dyn AnyCall>,
+        stage: bool,
     ) -> Result<(), (Arc<dyn AnyCall>, ErrorKind)> {
         let mut st = lock(&self.shared.state);
         if st.closed {
@@ -172,7 +182,7 @@ impl Pool {
         // An earlier call of this thread was not waited on right away.
         let mut wake = release_by(&mut st, me);
         let now = Instant::now();
-        let timer_at = if st.active + st.queue.len() < self.shared.workers {
+        let timer_at = if stage && st.active + st.queue.len() < self.shared.workers {
             call.ctl().set_staged(true);
             st.staged.push(Staged {
                 call,
@@ -270,6 +280,19 @@ impl Pool {
         }
         let at = st.queue.iter().position(|j| j.ctl().id == id)?;
         st.queue.remove(at)
+    }
+
+    /// Run `job` on the timer thread soon; `Err` gives it back once the
+    /// pool is shut down.
+    pub(crate) fn defer(&self, job: Job) -> Result<(), Job> {
+        let mut st = lock(&self.shared.state);
+        if st.closed {
+            return Err(job);
+        }
+        st.deferred.push(job);
+        drop(st);
+        self.shared.timer_cv.notify_one();
+        Ok(())
     }
 
     /// Register something the background interrupt and shutdown also end.
@@ -410,6 +433,16 @@ fn worker_loop(shared: &Shared, index: usize) {
 fn timer_loop(shared: &Shared) {
     let mut st = lock(&shared.state);
     loop {
+        // Before the closed check: jobs deferred before shutdown still run.
+        if !st.deferred.is_empty() {
+            let jobs = std::mem::take(&mut st.deferred);
+            drop(st);
+            for job in jobs {
+                crate::call::contain(job);
+            }
+            st = lock(&shared.state);
+            continue;
+        }
         if st.closed {
             return;
         }
@@ -519,11 +552,11 @@ mod tests {
         let pool = Pool::start(1, 4).unwrap();
         let (tx, rx) = mpsc::channel();
         let busy = call(rx, Duration::from_secs(5));
-        pool.submit(busy.clone()).map_err(|_| ()).unwrap();
+        pool.submit(busy.clone(), true).map_err(|_| ()).unwrap();
         let (_tx2, rx2) = mpsc::channel();
         let queued = call(rx2, Duration::from_millis(100));
         let t0 = Instant::now();
-        pool.submit(queued.clone()).map_err(|_| ()).unwrap();
+        pool.submit(queued.clone(), true).map_err(|_| ()).unwrap();
         let err = queued.outcome.wait().unwrap_err();
         assert_eq!(err.kind(), ErrorKind::Timeout);
         assert!(t0.elapsed() < Duration::from_secs(2));
@@ -540,15 +573,15 @@ mod tests {
         let (t2, r2) = mpsc::channel();
         let (_t3, r3) = mpsc::channel();
         let a = call(rx, Duration::from_secs(5));
-        pool.submit(a.clone()).map_err(|_| ()).unwrap();
+        pool.submit(a.clone(), true).map_err(|_| ()).unwrap();
         // Wait until the worker took `a`, so the queue is empty.
         while pool.queued() > 0 {
             thread::yield_now();
         }
-        pool.submit(call(r2, Duration::from_secs(5)))
+        pool.submit(call(r2, Duration::from_secs(5)), true)
             .map_err(|_| ())
             .unwrap();
-        let refused = pool.submit(call(r3, Duration::from_secs(5)));
+        let refused = pool.submit(call(r3, Duration::from_secs(5)), true);
         assert!(matches!(refused, Err((_, ErrorKind::QueueFull))));
         tx.send(()).unwrap();
         // Whether the second call starts before shutdown or not, it must

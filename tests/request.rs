@@ -460,15 +460,22 @@ fn callbacks_run_once_in_order_and_a_panicking_one_does_not_kill_a_worker() {
 
         let events = Arc::new(Mutex::new(Vec::new()));
         let (a, b) = (events.clone(), events.clone());
+        let (tx, completed) = std::sync::mpsc::channel();
         let e = client
             .request(
                 RequestOptions::new("https://unlisted.example.com/")
                     .fail(move |e| a.lock().unwrap().push(e.err_msg().to_owned()))
-                    .complete(move || b.lock().unwrap().push("complete".into())),
+                    .complete(move || {
+                        b.lock().unwrap().push("complete".into());
+                        tx.send(()).unwrap();
+                    }),
             )
             .wait()
             .unwrap_err();
         assert_eq!(e.kind(), ErrorKind::DomainNotAllowed);
+        // A refused call's callbacks run on a library thread, maybe after
+        // `wait` returned.
+        completed.recv_timeout(Duration::from_secs(5)).unwrap();
         assert_eq!(
             *events.lock().unwrap(),
             ["request:fail url not in domain list", "complete"]

@@ -28,6 +28,11 @@ impl<T> Default for Callbacks<T> {
 }
 
 impl<T> Callbacks<T> {
+    /// Whether any callback is set.
+    pub(crate) fn any(&self) -> bool {
+        self.success.is_some() || self.fail.is_some() || self.complete.is_some()
+    }
+
     /// Run success or fail, then complete; a panic in one is contained so
     /// the others still run and the thread survives.
     pub(crate) fn run(self, result: &Result<T>) {

@@ -15,8 +15,10 @@
 
 mod callbacks;
 pub(crate) mod control;
+mod events;
 mod handle;
 mod outcome;
+mod transfer;
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::{Arc, Mutex};
@@ -24,10 +26,13 @@ use std::time::Instant;
 
 pub(crate) use callbacks::{Callbacks, contain};
 pub(crate) use control::{CallCtl, CallSocket, Cancel, CurrentGuard, current};
+pub(crate) use events::{EndGuard, TaskEvents, once};
 pub(crate) use handle::CallHandle;
 pub(crate) use outcome::Outcome;
+pub(crate) use transfer::transfer_listeners;
 
-use crate::error::{ErrorKind, Result};
+use crate::error::{Error, ErrorKind, Result};
+use crate::pool::Job;
 use crate::sync::lock;
 
 /// What a call sends, prepared from its options on the caller's thread;
@@ -60,12 +65,23 @@ impl<P: PreparedCall> Call<P> {
         }
     }
 
-    /// A call refused before it could be queued; the caller finishes it.
+    /// A call refused before it could be queued; the caller refuses it.
     pub(crate) fn refused(ctl: Arc<CallCtl>, callbacks: Callbacks<P::Output>) -> Call<P> {
         Call {
             outcome: Outcome::new(ctl, callbacks),
             prepared: Mutex::new(None),
         }
+    }
+
+    /// End a call refused before it ran with `e`: its outcome is fixed
+    /// now, and its callbacks come back as a job for another thread.
+    pub(crate) fn refuse(&self, e: Error) -> Option<Job> {
+        drop(lock(&self.prepared).take());
+        let (callbacks, e) = self.outcome.settle(e)?;
+        if !callbacks.any() {
+            return None;
+        }
+        Some(Box::new(move || callbacks.run(&Err(e))))
     }
 }
 

@@ -51,6 +51,18 @@ impl<T> Outcome<T> {
         true
     }
 
+    /// End a call refused before it ran with `e` at once (waiters get it
+    /// now), and hand back its callbacks to run later on another thread.
+    pub(crate) fn settle(&self, e: Error) -> Option<(Callbacks<T>, Error)> {
+        if self.finished.swap(true, Ordering::AcqRel) {
+            return None;
+        }
+        let callbacks = lock(&self.callbacks).take();
+        *lock(&self.slot) = Slot::Done(Err(e.clone()));
+        self.cv.notify_all();
+        callbacks.map(|cb| (cb, e))
+    }
+
     pub(crate) fn is_finished(&self) -> bool {
         self.finished.load(Ordering::Acquire)
     }

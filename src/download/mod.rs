@@ -7,11 +7,13 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 
-use crate::call::{CallCtl, CallHandle, PreparedCall};
+use crate::call::{self, CallCtl, CallHandle, EndGuard, PreparedCall, TaskEvents, once};
 use crate::client::{Client, Engine};
 use crate::error::{Api, Error, ErrorKind, Result};
 use crate::header::Header;
+use crate::request::HeadersReceived;
 use crate::http::{self, Exchange, Payload, build_headers};
+use crate::listener::Keep;
 use crate::policy::ApiKind;
 use crate::profile::Profile;
 use crate::progress::{Throttle, Tick};
@@ -20,7 +22,6 @@ use crate::request::Method;
 mod options;
 
 pub use options::DownloadFileOptions;
-use options::ProgressFn;
 
 const API: Api = Api::DownloadFile;
 
@@ -115,7 +116,18 @@ impl DownloadFileSuccess {
 /// ```
 pub struct DownloadTask {
     handle: CallHandle<PreparedDownload>,
+    events: Arc<Events>,
 }
+
+/// A download's listeners: the head, and progress.
+type Events = TaskEvents<DownloadProgress>;
+
+call::transfer_listeners!(
+    DownloadTask,
+    DownloadProgress,
+    start: "client.download_file(wxnet::DownloadFileOptions::new(url))",
+    done: "std::fs::remove_file(res.temp_file_path.unwrap())?;"
+);
 
 impl std::fmt::Debug for DownloadTask {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -167,6 +179,7 @@ impl DownloadTask {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn wait(self) -> Result<DownloadFileSuccess> {
+        self.events.close();
         self.handle.wait()
     }
 
@@ -218,8 +231,13 @@ impl Client {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn download_file(&self, options: DownloadFileOptions) -> DownloadTask {
+        let events = TaskEvents::new(Keep::Latest);
+        let theirs = events.clone();
         DownloadTask {
-            handle: self.start(ApiKind::DownloadFile, options, PreparedDownload::prepare),
+            handle: self.start(ApiKind::DownloadFile, options, move |engine, o| {
+                PreparedDownload::prepare(engine, o, theirs)
+            }),
+            events,
         }
     }
 }
@@ -231,8 +249,7 @@ pub(crate) struct PreparedDownload {
     headers: Vec<(String, String)>,
     file_path: Option<PathBuf>,
     extension: String,
-    on_progress: Option<ProgressFn>,
-    on_headers: Option<http::HeadersFn>,
+    events: Arc<Events>,
 }
 
 /// A short, safe file extension taken from the URL path (`.zip`), or none.
@@ -254,7 +271,11 @@ fn extension_of(url: &url::Url) -> String {
 }
 
 impl PreparedDownload {
-    fn prepare(engine: &Arc<Engine>, o: DownloadFileOptions) -> Result<PreparedDownload> {
+    fn prepare(
+        engine: &Arc<Engine>,
+        o: DownloadFileOptions,
+        events: Arc<Events>,
+    ) -> Result<PreparedDownload> {
         let target = engine.policy.check(ApiKind::DownloadFile, &o.url)?;
         if let Some(p) = &o.file_path {
             let dir = match p.parent() {
@@ -277,20 +298,26 @@ impl PreparedDownload {
         }
         let mut url = target.url;
         url.set_fragment(None);
+        let headers = build_headers(API, engine, &o.header, None)?;
+        if let Some(f) = o.on_headers_received {
+            events.listen(|e| &e.headers, once(f));
+        }
+        if let Some(f) = o.on_progress_update {
+            events.listen(|e| &e.body, f);
+        }
         Ok(PreparedDownload {
             engine: engine.clone(),
             extension: extension_of(&url),
             url,
-            headers: build_headers(API, engine, &o.header, None)?,
+            headers,
             file_path: o.file_path,
-            on_progress: o.on_progress_update,
-            on_headers: o.on_headers_received,
+            events,
         })
     }
 
-    fn emit(&mut self, tick: Option<Tick>) {
-        if let (Some(t), Some(f)) = (tick, self.on_progress.as_mut()) {
-            f(&DownloadProgress {
+    fn emit(&self, tick: Option<Tick>) {
+        if let Some(t) = tick {
+            self.events.emit_body(DownloadProgress {
                 progress: t.progress,
                 total_bytes_written: t.done,
                 total_bytes_expected_to_write: t.total,
@@ -316,8 +343,10 @@ impl Drop for Partial {
 impl PreparedCall for PreparedDownload {
     type Output = DownloadFileSuccess;
 
-    fn run(mut self, ctl: &Arc<CallCtl>) -> Result<DownloadFileSuccess> {
+    fn run(self, ctl: &Arc<CallCtl>) -> Result<DownloadFileSuccess> {
         let engine = self.engine.clone();
+        let events = self.events.clone();
+        let _end = EndGuard(&events);
         let exchange = Exchange {
             method: Method::Get,
             url: &self.url,
@@ -329,7 +358,13 @@ impl PreparedCall for PreparedDownload {
             response,
             redirects,
         } = http::send(&engine, ctl, &exchange)?;
-        let (status_code, header, cookies) = http::head(&response, self.on_headers.take());
+        let (status_code, header, cookies) = http::head(&response, None);
+        events.emit_headers(|| HeadersReceived {
+            header: header.clone(),
+            cookies: cookies.clone(),
+            status_code,
+        });
+        events.check(ctl)?;
         let mut body = response.into_body();
         let cap = engine.max_download_size;
         let expected = body.content_length();
@@ -375,6 +410,7 @@ impl PreparedCall for PreparedDownload {
                 .map_err(|e| Error::from_file_io(API, e))?;
             let tick = throttle.update(written);
             self.emit(tick);
+            events.check(ctl)?;
         }
         drop(reader);
         file.flush().map_err(|e| Error::from_file_io(API, e))?;

@@ -103,7 +103,9 @@ impl DownloadFileOptions {
         self
     }
 
-    /// Called as the file is written; see [`DownloadProgress`].
+    /// Called as the file is written; see [`DownloadProgress`]. Shorthand
+    /// for [`DownloadTask::on_progress_update`](crate::DownloadTask::on_progress_update)
+    /// right after the call.
     ///
     /// ```
     /// use std::sync::mpsc;
@@ -178,7 +180,10 @@ impl DownloadFileOptions {
         self
     }
 
-    /// Called once with the final response head, before the body is read.
+    /// Called once with the final response head, before the body is read:
+    /// shorthand for
+    /// [`DownloadTask::on_headers_received`](crate::DownloadTask::on_headers_received)
+    /// right after the call.
     ///
     /// ```
     /// use std::sync::mpsc;
@@ -268,5 +273,9 @@ impl CallOptions for DownloadFileOptions {
 
     fn take_common(&mut self) -> (Callbacks<DownloadFileSuccess>, Option<Duration>) {
         (std::mem::take(&mut self.callbacks), self.timeout)
+    }
+
+    fn has_listeners(&self) -> bool {
+        self.on_headers_received.is_some() || self.on_progress_update.is_some()
     }
 }

@@ -8,12 +8,13 @@ use std::time::Instant;
 
 use serde_json::Value;
 
-use crate::call::{CallCtl, CallHandle, PreparedCall};
+use crate::call::{CallCtl, CallHandle, EndGuard, PreparedCall, TaskEvents, once};
 use crate::charset;
 use crate::client::{Client, Engine};
 use crate::data::{RequestData, append_query, form_pairs};
-use crate::error::{Api, ErrorKind, Result};
+use crate::error::{Api, Error, ErrorKind, Result};
 use crate::http::{self, Exchange, build_headers, find_header};
+use crate::listener::{Delivered, Keep, ListenerId};
 use crate::policy::ApiKind;
 use crate::profile::Profile;
 
@@ -22,7 +23,6 @@ mod options;
 mod response;
 
 pub use method::Method;
-use options::ChunkFn;
 pub use options::RequestOptions;
 pub use response::{
     DataType, HeadersReceived, Redirect, RequestSuccess, ResponseData, ResponseType,
@@ -50,6 +50,16 @@ const API: Api = Api::Request;
 /// ```
 pub struct RequestTask {
     handle: CallHandle<PreparedRequest>,
+    events: Arc<Events>,
+}
+
+/// A request's listeners: the head, and the body's chunks.
+type Events = TaskEvents<Vec<u8>>;
+
+impl Drop for RequestTask {
+    fn drop(&mut self) {
+        self.events.close();
+    }
 }
 
 impl std::fmt::Debug for RequestTask {
@@ -102,6 +112,7 @@ impl RequestTask {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn wait(self) -> Result<RequestSuccess> {
+        self.events.close();
         self.handle.wait()
     }
 
@@ -121,6 +132,119 @@ impl RequestTask {
     /// ```
     pub fn is_finished(&self) -> bool {
         self.handle.is_finished()
+    }
+
+    /// Listen for the response head (`onHeadersReceived`); any number of
+    /// listeners, each with its id for
+    /// [`off_headers_received`](RequestTask::off_headers_received). The
+    /// head is kept: a listener added after it arrived, even after the
+    /// call ended, gets it once, from a library thread (never inside this
+    /// call).
+    ///
+    /// ```
+    /// use std::sync::mpsc;
+    /// use std::time::Duration;
+    /// # mod doc { include!(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/doctest/server.rs")); }
+    /// let (url, _) = doc::serve_once("HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok");
+    /// let client = wxnet::Client::builder().skip_domain_check(true).build()?;
+    /// let task = client.request(wxnet::RequestOptions::new(url));
+    /// let (tx, heads) = mpsc::channel();
+    /// let (tx2, late) = (tx.clone(), tx.clone());
+    /// task.on_headers_received(move |h| tx.send(("first", h.status_code)).unwrap());
+    /// task.on_headers_received(move |h| tx2.send(("second", h.status_code)).unwrap());
+    /// while !task.is_finished() {
+    ///     std::thread::sleep(Duration::from_millis(5));
+    /// }
+    /// // Added after the call ended: still gets the head, once.
+    /// task.on_headers_received(move |h| late.send(("late", h.status_code)).unwrap());
+    /// let got: Vec<_> = heads.iter().take(3).collect();
+    /// assert!(got.contains(&("first", 200)) && got.contains(&("second", 200)));
+    /// assert_eq!(got[2], ("late", 200));
+    /// assert!(heads.recv_timeout(Duration::from_millis(100)).is_err());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[doc(alias = "onHeadersReceived")]
+    pub fn on_headers_received(
+        &self,
+        f: impl FnMut(&HeadersReceived) + Send + 'static,
+    ) -> ListenerId {
+        self.events.listen(|e| &e.headers, Box::new(f))
+    }
+
+    /// Remove the head listener `id`, or every one with `None`; whether
+    /// any was removed. A removed listener is dropped at once (or right
+    /// after the call it is in).
+    ///
+    /// ```
+    /// # mod doc { include!(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/doctest/server.rs")); }
+    /// let (url, _server) = doc::silent();
+    /// let client = wxnet::Client::builder().skip_domain_check(true).build()?;
+    /// let task = client.request(wxnet::RequestOptions::new(url));
+    /// let (tx, rx) = std::sync::mpsc::channel::<()>();
+    /// let id = task.on_headers_received(move |_| tx.send(()).unwrap());
+    /// task.on_headers_received(|_| {});
+    /// assert!(task.off_headers_received(Some(id)));
+    /// assert!(rx.recv().is_err()); // the listener, and its sender, are gone
+    /// assert!(!task.off_headers_received(Some(id)));
+    /// assert!(task.off_headers_received(None));
+    /// assert!(!task.off_headers_received(None));
+    /// task.abort();
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[doc(alias = "offHeadersReceived")]
+    pub fn off_headers_received(&self, id: Option<ListenerId>) -> bool {
+        Events::unlisten(&self.events.headers, id)
+    }
+
+    /// Listen for pieces of the body as they arrive, with
+    /// [`RequestOptions::enable_chunked`] on (`onChunkReceived`); any
+    /// number of listeners, each with its id for
+    /// [`off_chunk_received`](RequestTask::off_chunk_received). Pieces
+    /// that arrived before the first chunk listener are kept and given to
+    /// it first, in order, from a library thread; while kept they count
+    /// against `max_response_size`, and past it the call fails with
+    /// [`ErrorKind::ResponseTooLarge`] (`exceed max size`).
+    ///
+    /// ```
+    /// use std::sync::mpsc;
+    /// # mod doc { include!(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/doctest/server.rs")); }
+    /// let (url, _) = doc::serve_once("HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\nhello");
+    /// let client = wxnet::Client::builder().skip_domain_check(true).build()?;
+    /// let task = client.request(wxnet::RequestOptions::new(url).enable_chunked(true));
+    /// let (tx, chunks) = mpsc::channel();
+    /// task.on_chunk_received(move |c| tx.send(c.to_vec()).unwrap());
+    /// let res = task.wait()?;
+    /// assert_eq!(res.data.as_bytes(), None);
+    /// assert_eq!(chunks.iter().flatten().collect::<Vec<u8>>(), b"hello");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[doc(alias = "onChunkReceived")]
+    pub fn on_chunk_received(&self, mut f: impl FnMut(&[u8]) + Send + 'static) -> ListenerId {
+        self.events
+            .listen(|e| &e.body, Box::new(move |c: &Vec<u8>| f(c)))
+    }
+
+    /// Remove the chunk listener `id`, or every one with `None`; whether
+    /// any was removed.
+    ///
+    /// ```
+    /// # mod doc { include!(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/doctest/server.rs")); }
+    /// let (url, _server) = doc::silent();
+    /// let client = wxnet::Client::builder().skip_domain_check(true).build()?;
+    /// let task = client.request(wxnet::RequestOptions::new(url).enable_chunked(true));
+    /// let a = task.on_chunk_received(|_| {});
+    /// let b = task.on_chunk_received(|_| {});
+    /// assert_ne!(a, b);
+    /// assert!(task.off_chunk_received(Some(a)));
+    /// assert!(!task.off_chunk_received(Some(a)));
+    /// assert!(task.off_chunk_received(None)); // removes `b`
+    /// assert!(!task.off_chunk_received(Some(b)));
+    /// task.abort();
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[doc(alias = "offChunkReceived")]
+    pub fn off_chunk_received(&self, id: Option<ListenerId>) -> bool {
+        Events::unlisten(&self.events.body, id)
     }
 }
 
@@ -155,8 +279,17 @@ impl Client {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn request(&self, options: RequestOptions) -> RequestTask {
+        let cap = usize::try_from(self.max_response_size()).unwrap_or(usize::MAX);
+        let events = TaskEvents::new(Keep::ForFirst {
+            cap,
+            weight: Vec::len,
+        });
+        let theirs = events.clone();
         RequestTask {
-            handle: self.start(ApiKind::Request, options, PreparedRequest::prepare),
+            handle: self.start(ApiKind::Request, options, move |engine, o| {
+                PreparedRequest::prepare(engine, o, theirs)
+            }),
+            events,
         }
     }
 }
@@ -172,14 +305,17 @@ pub(crate) struct PreparedRequest {
     response_type: ResponseType,
     chunked: bool,
     manual_redirect: bool,
-    on_headers: Option<http::HeadersFn>,
-    on_chunk: Option<ChunkFn>,
+    events: Arc<Events>,
 }
 
 impl PreparedRequest {
     /// Check the URL and turn the options into the request to send; runs
     /// on the caller's thread so refusals are immediate.
-    fn prepare(engine: &Arc<Engine>, o: RequestOptions) -> Result<PreparedRequest> {
+    fn prepare(
+        engine: &Arc<Engine>,
+        o: RequestOptions,
+        events: Arc<Events>,
+    ) -> Result<PreparedRequest> {
         let target = engine.policy.check(ApiKind::Request, &o.url)?;
         let mut url = target.url;
         url.set_fragment(None);
@@ -207,6 +343,12 @@ impl PreparedRequest {
             (_, Some(RequestData::Text(s))) => Some(s.into_bytes()),
             (_, Some(RequestData::Bytes(b))) => Some(b),
         };
+        if let Some(f) = o.on_headers_received {
+            events.listen(|e| &e.headers, once(f));
+        }
+        if let Some(mut f) = o.on_chunk_received {
+            events.listen(|e| &e.body, Box::new(move |c: &Vec<u8>| f(c)));
+        }
         Ok(PreparedRequest {
             engine: engine.clone(),
             method: o.method,
@@ -217,8 +359,7 @@ impl PreparedRequest {
             response_type: o.response_type,
             chunked: o.enable_chunked,
             manual_redirect: o.redirect == Redirect::Manual,
-            on_headers: o.on_headers_received,
-            on_chunk: o.on_chunk_received,
+            events,
         })
     }
 }
@@ -226,11 +367,22 @@ impl PreparedRequest {
 /// Size of the pieces handed to `on_chunk_received`.
 const CHUNK: usize = 16 * 1024;
 
+/// The body went past `cap` bytes (`max_response_size`).
+fn too_large(ctl: &CallCtl, cap: u64) -> Error {
+    Error::with_detail(
+        ctl.api_name(),
+        ErrorKind::ResponseTooLarge,
+        &format!("{cap} bytes"),
+    )
+}
+
 impl PreparedCall for PreparedRequest {
     type Output = RequestSuccess;
 
-    fn run(mut self, ctl: &Arc<CallCtl>) -> Result<RequestSuccess> {
+    fn run(self, ctl: &Arc<CallCtl>) -> Result<RequestSuccess> {
         let engine = self.engine.clone();
+        let events = self.events.clone();
+        let _end = EndGuard(&events);
         let exchange = Exchange {
             method: self.method,
             url: &self.url,
@@ -245,19 +397,33 @@ impl PreparedCall for PreparedRequest {
             response,
             redirects,
         } = http::send(&engine, ctl, &exchange)?;
-        let (status_code, header, cookies) = http::head(&response, self.on_headers.take());
+        let (status_code, header, cookies) = http::head(&response, None);
+        events.emit_headers(|| HeadersReceived {
+            header: header.clone(),
+            cookies: cookies.clone(),
+            status_code,
+        });
+        events.check(ctl)?;
         let mut body = response.into_body();
         let raw = if self.chunked {
             let mut reader = body.with_config().limit(u64::MAX).reader();
-            let mut buf = vec![0u8; CHUNK];
+            // No piece alone is over the cap on what is kept for a first
+            // chunk listener.
+            let cap = usize::try_from(engine.max_response_size).unwrap_or(usize::MAX);
+            let mut buf = vec![0u8; CHUNK.min(cap.max(1))];
             loop {
                 let n = reader.read(&mut buf).map_err(|e| http::map_io(ctl, e))?;
                 if n == 0 {
                     break;
                 }
-                if let Some(f) = self.on_chunk.as_mut() {
-                    f(&buf[..n]);
+                // Nobody listens and nobody can any more: nothing to keep.
+                if !events.wanted(&events.body) {
+                    continue;
                 }
+                if let Delivered::Full(_) = events.emit_body(buf[..n].to_vec()) {
+                    return Err(too_large(ctl, engine.max_response_size));
+                }
+                events.check(ctl)?;
             }
             Vec::new()
         } else {

@@ -205,9 +205,10 @@ impl RequestOptions {
         self
     }
 
-    /// Stream the body to `on_chunk_received` as it arrives instead of
-    /// collecting it (no size cap applies; the result's `data` is then
-    /// empty). Defaults to `false`.
+    /// Stream the body to the chunk listeners as it arrives instead of
+    /// collecting it (the result's `data` is then empty). No size cap
+    /// applies to what listeners take; pieces kept for a first listener
+    /// count against `max_response_size`. Defaults to `false`.
     ///
     /// ```
     /// use std::sync::{Arc, Mutex};
@@ -251,7 +252,8 @@ impl RequestOptions {
     }
 
     /// Called with each piece of the body as it arrives, when
-    /// `enable_chunked` is on.
+    /// `enable_chunked` is on: shorthand for
+    /// [`RequestTask::on_chunk_received`] right after the call.
     ///
     /// ```
     /// use std::sync::mpsc;
@@ -273,7 +275,9 @@ impl RequestOptions {
         self
     }
 
-    /// Called once with the final response head, before the body is read.
+    /// Called once with the final response head, before the body is read:
+    /// shorthand for [`RequestTask::on_headers_received`] right after the
+    /// call.
     ///
     /// ```
     /// use std::sync::mpsc;
@@ -365,5 +369,9 @@ impl CallOptions for RequestOptions {
 
     fn take_common(&mut self) -> (Callbacks<RequestSuccess>, Option<Duration>) {
         (std::mem::take(&mut self.callbacks), self.timeout)
+    }
+
+    fn has_listeners(&self) -> bool {
+        self.on_headers_received.is_some() || self.on_chunk_received.is_some()
     }
 }

@@ -7,12 +7,14 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use crate::call::{self, CallCtl, CallHandle, PreparedCall};
+use crate::call::{self, CallCtl, CallHandle, EndGuard, PreparedCall, TaskEvents, once};
 use crate::charset;
 use crate::client::{Client, Engine};
 use crate::error::{Api, Error, ErrorKind, Result};
 use crate::header::Header;
+use crate::request::HeadersReceived;
 use crate::http::{self, Exchange, Payload, build_headers};
+use crate::listener::Keep;
 use crate::multipart::Multipart;
 use crate::policy::ApiKind;
 use crate::profile::Profile;
@@ -22,7 +24,6 @@ use crate::sync::lock;
 
 mod options;
 
-use options::ProgressFn;
 pub use options::UploadFileOptions;
 
 const API: Api = Api::UploadFile;
@@ -93,7 +94,22 @@ pub struct UploadFileSuccess {
 /// ```
 pub struct UploadTask {
     handle: CallHandle<PreparedUpload>,
+    events: Arc<Events>,
 }
+
+/// An upload's listeners: the head, and progress.
+type Events = TaskEvents<UploadProgress>;
+
+call::transfer_listeners!(
+    UploadTask,
+    UploadProgress,
+    start: "client.upload_file(wxnet::UploadFileOptions::new(
+    url,
+    concat!(env!(\"CARGO_MANIFEST_DIR\"), \"/Cargo.toml\"),
+    \"file\",
+))",
+    done: "assert_eq!(res.data, \"ok\");"
+);
 
 impl std::fmt::Debug for UploadTask {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -145,6 +161,7 @@ impl UploadTask {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn wait(self) -> Result<UploadFileSuccess> {
+        self.events.close();
         self.handle.wait()
     }
 
@@ -203,8 +220,13 @@ impl Client {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn upload_file(&self, options: UploadFileOptions) -> UploadTask {
+        let events = TaskEvents::new(Keep::Latest);
+        let theirs = events.clone();
         UploadTask {
-            handle: self.start(ApiKind::UploadFile, options, PreparedUpload::prepare),
+            handle: self.start(ApiKind::UploadFile, options, move |engine, o| {
+                PreparedUpload::prepare(engine, o, theirs)
+            }),
+            events,
         }
     }
 }
@@ -216,12 +238,15 @@ pub(crate) struct PreparedUpload {
     path: PathBuf,
     headers: Vec<(String, String)>,
     multipart: Multipart,
-    on_progress: Option<ProgressFn>,
-    on_headers: Option<http::HeadersFn>,
+    events: Arc<Events>,
 }
 
 impl PreparedUpload {
-    fn prepare(engine: &Arc<Engine>, o: UploadFileOptions) -> Result<PreparedUpload> {
+    fn prepare(
+        engine: &Arc<Engine>,
+        o: UploadFileOptions,
+        events: Arc<Events>,
+    ) -> Result<PreparedUpload> {
         let target = engine.policy.check(ApiKind::UploadFile, &o.url)?;
         let meta = std::fs::metadata(&o.file_path).map_err(|e| Error::from_file_io(API, e))?;
         if !meta.is_file() {
@@ -244,14 +269,19 @@ impl PreparedUpload {
         headers.push(("content-type".into(), multipart.content_type()));
         let mut url = target.url;
         url.set_fragment(None);
+        if let Some(f) = o.on_headers_received {
+            events.listen(|e| &e.headers, once(f));
+        }
+        if let Some(f) = o.on_progress_update {
+            events.listen(|e| &e.body, f);
+        }
         Ok(PreparedUpload {
             engine: engine.clone(),
             url,
             path: o.file_path,
             headers,
             multipart,
-            on_progress: o.on_progress_update,
-            on_headers: o.on_headers_received,
+            events,
         })
     }
 }
@@ -260,14 +290,14 @@ impl PreparedUpload {
 /// body (a 307 redirect sends it again).
 struct Sent {
     throttle: Throttle,
-    on_progress: Option<ProgressFn>,
+    events: Arc<Events>,
     total: u64,
 }
 
 impl Sent {
     fn emit(&mut self, tick: Option<Tick>) {
-        if let (Some(t), Some(f)) = (tick, self.on_progress.as_mut()) {
-            f(&UploadProgress {
+        if let Some(t) = tick {
+            self.events.emit_body(UploadProgress {
                 progress: t.progress,
                 total_bytes_sent: t.done,
                 total_bytes_expected_to_send: self.total,
@@ -293,6 +323,12 @@ impl<R: Read> Read for Counting<R> {
                 let mut sent = lock(&self.sent);
                 let tick = sent.throttle.update(self.done);
                 sent.emit(tick);
+                if let Some(c) = &self.ctl {
+                    if let Err(e) = sent.events.check(c) {
+                        c.stash(e);
+                        return Err(io::Error::other("a progress listener panicked"));
+                    }
+                }
                 Ok(n)
             }
             Err(e) => {
@@ -311,11 +347,13 @@ impl<R: Read> Read for Counting<R> {
 impl PreparedCall for PreparedUpload {
     type Output = UploadFileSuccess;
 
-    fn run(mut self, ctl: &Arc<CallCtl>) -> Result<UploadFileSuccess> {
+    fn run(self, ctl: &Arc<CallCtl>) -> Result<UploadFileSuccess> {
+        let events = self.events.clone();
+        let _end = EndGuard(&events);
         let total = self.multipart.len();
         let sent = Arc::new(Mutex::new(Sent {
             throttle: Throttle::new(Some(total)),
-            on_progress: self.on_progress.take(),
+            events: events.clone(),
             total,
         }));
         let open = {
@@ -344,7 +382,13 @@ impl PreparedCall for PreparedUpload {
             response,
             redirects,
         } = http::send(&self.engine, ctl, &exchange)?;
-        let (status_code, header, cookies) = http::head(&response, self.on_headers.take());
+        let (status_code, header, cookies) = http::head(&response, None);
+        events.emit_headers(|| HeadersReceived {
+            header: header.clone(),
+            cookies: cookies.clone(),
+            status_code,
+        });
+        events.check(ctl)?;
         let mut body = response.into_body();
         let raw = http::read_capped(ctl, &mut body, self.engine.max_response_size)?;
         ctl.trace().response_end = Some(Instant::now());

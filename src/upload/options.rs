@@ -113,7 +113,9 @@ impl UploadFileOptions {
         self
     }
 
-    /// Called as the body is sent; see [`UploadProgress`].
+    /// Called as the body is sent; see [`UploadProgress`]. Shorthand for
+    /// [`UploadTask::on_progress_update`](crate::UploadTask::on_progress_update)
+    /// right after the call.
     ///
     /// ```
     /// use std::sync::mpsc;
@@ -186,7 +188,10 @@ impl UploadFileOptions {
         self
     }
 
-    /// Called once with the final response head, before the body is read.
+    /// Called once with the final response head, before the body is read:
+    /// shorthand for
+    /// [`UploadTask::on_headers_received`](crate::UploadTask::on_headers_received)
+    /// right after the call.
     ///
     /// ```
     /// use std::sync::mpsc;
@@ -274,5 +279,9 @@ impl CallOptions for UploadFileOptions {
 
     fn take_common(&mut self) -> (Callbacks<UploadFileSuccess>, Option<Duration>) {
         (std::mem::take(&mut self.callbacks), self.timeout)
+    }
+
+    fn has_listeners(&self) -> bool {
+        self.on_headers_received.is_some() || self.on_progress_update.is_some()
     }
 }
