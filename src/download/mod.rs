@@ -11,12 +11,12 @@ use crate::call::{self, CallCtl, CallHandle, EndGuard, PreparedCall, TaskEvents,
 use crate::client::{Client, Engine};
 use crate::error::{Api, Error, ErrorKind, Result};
 use crate::header::Header;
-use crate::request::HeadersReceived;
 use crate::http::{self, Exchange, Payload, build_headers};
 use crate::listener::Keep;
 use crate::policy::ApiKind;
 use crate::profile::Profile;
 use crate::progress::{Throttle, Tick};
+use crate::request::HeadersReceived;
 use crate::request::Method;
 
 mod options;
