@@ -1,8 +1,8 @@
 //! What the client takes out of any HTTP call's options before the rest
 //! is prepared: the callbacks and the call's own timeout, and whether
-//! anyone listens. Each options
-//! type (`RequestOptions`, `UploadFileOptions`, `DownloadFileOptions`)
-//! implements it next to its setters.
+//! anyone listens. Each options type (`RequestOptions`,
+//! `UploadFileOptions`, `DownloadFileOptions`) implements it next to its
+//! setters.
 
 use std::time::Duration;
 

@@ -159,23 +159,26 @@ impl DownloadTask {
     }
 
     /// Block until the call ends and return its result, after its
-    /// callbacks have run. Called right after the call was made, with
-    /// one of the 10 worker slots free, it runs the call on this thread
-    /// (still counted among the 10) instead of handing it to a worker and
+    /// callbacks have run; a call refused before it ran returns its error
+    /// at once, while its callbacks run on a library thread. Called right
+    /// after a call without callbacks or listeners was made, with one of
+    /// the 10 worker slots free, it runs the call on this thread (still
+    /// counted among the 10) instead of handing it to a worker and
     /// waiting to be woken.
     ///
     /// ```
-    /// use std::sync::atomic::{AtomicBool, Ordering};
-    /// use std::sync::Arc;
+    /// use std::sync::mpsc;
+    /// use std::time::Duration;
     /// let client = wxnet::Client::builder().download_domains(["https://a.example.com"]).build()?;
-    /// let completed = Arc::new(AtomicBool::new(false));
-    /// let done = completed.clone();
+    /// let (done, completed) = mpsc::channel();
     /// // Not in the domain list: the call fails before any traffic.
     /// let options = wxnet::DownloadFileOptions::new("https://b.example.com/f")
-    ///     .complete(move || done.store(true, Ordering::SeqCst));
+    ///     .complete(move || done.send(std::thread::current().id()).unwrap());
     /// let e = client.download_file(options).wait().unwrap_err();
     /// assert_eq!(e.errno(), 600002);
-    /// assert!(completed.load(Ordering::SeqCst));
+    /// // `complete` ran on a library thread, after the call returned.
+    /// let on = completed.recv_timeout(Duration::from_secs(5))?;
+    /// assert_ne!(on, std::thread::current().id());
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn wait(self) -> Result<DownloadFileSuccess> {

@@ -251,14 +251,20 @@ impl DownloadFileOptions {
     /// Called after `success` or `fail`, exactly once.
     ///
     /// ```
-    /// use std::sync::{Arc, Mutex};
+    /// use std::sync::{Arc, Mutex, mpsc};
     /// let client = wxnet::Client::builder().build()?;
     /// let order = Arc::new(Mutex::new(Vec::new()));
     /// let (a, b) = (order.clone(), order.clone());
+    /// let (done, completed) = mpsc::channel();
     /// let options = wxnet::DownloadFileOptions::new("https://dl.example.com/f")
     ///     .fail(move |_| a.lock().unwrap().push("fail"))
-    ///     .complete(move || b.lock().unwrap().push("complete"));
+    ///     .complete(move || {
+    ///         b.lock().unwrap().push("complete");
+    ///         done.send(()).unwrap();
+    ///     });
     /// client.download_file(options).wait().unwrap_err();
+    /// // Refused before it ran: the callbacks run on a library thread.
+    /// completed.recv_timeout(std::time::Duration::from_secs(5))?;
     /// assert_eq!(*order.lock().unwrap(), ["fail", "complete"]);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```

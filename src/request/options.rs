@@ -253,7 +253,8 @@ impl RequestOptions {
 
     /// Called with each piece of the body as it arrives, when
     /// `enable_chunked` is on: shorthand for
-    /// [`RequestTask::on_chunk_received`] right after the call.
+    /// [`RequestTask::on_chunk_received`](crate::RequestTask::on_chunk_received)
+    /// right after the call.
     ///
     /// ```
     /// use std::sync::mpsc;
@@ -276,8 +277,9 @@ impl RequestOptions {
     }
 
     /// Called once with the final response head, before the body is read:
-    /// shorthand for [`RequestTask::on_headers_received`] right after the
-    /// call.
+    /// shorthand for
+    /// [`RequestTask::on_headers_received`](crate::RequestTask::on_headers_received)
+    /// right after the call.
     ///
     /// ```
     /// use std::sync::mpsc;
@@ -345,16 +347,22 @@ impl RequestOptions {
     /// Called after `success` or `fail`, exactly once.
     ///
     /// ```
-    /// use std::sync::{Arc, Mutex};
+    /// use std::sync::{Arc, Mutex, mpsc};
     /// let client = wxnet::Client::builder().build()?;
     /// let order = Arc::new(Mutex::new(Vec::new()));
     /// let (a, b) = (order.clone(), order.clone());
+    /// let (done, completed) = mpsc::channel();
     /// client
     ///     .request(wxnet::RequestOptions::new("https://a.com/")
     ///         .fail(move |_| a.lock().unwrap().push("fail"))
-    ///         .complete(move || b.lock().unwrap().push("complete")))
+    ///         .complete(move || {
+    ///             b.lock().unwrap().push("complete");
+    ///             done.send(()).unwrap();
+    ///         }))
     ///     .wait()
     ///     .unwrap_err();
+    /// // Refused before it ran: the callbacks run on a library thread.
+    /// completed.recv_timeout(std::time::Duration::from_secs(5))?;
     /// assert_eq!(*order.lock().unwrap(), ["fail", "complete"]);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
