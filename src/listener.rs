@@ -161,6 +161,19 @@ impl<T: Send + Sync + 'static> Listeners<T> {
         true
     }
 
+    /// Remove the listener `id`, or every one with `None`; whether any
+    /// was removed (what every `off_*` method does).
+    pub(crate) fn off(&self, id: Option<ListenerId>) -> bool {
+        match id {
+            Some(id) => self.remove(id),
+            None => {
+                let had = !self.is_empty();
+                self.remove_all();
+                had
+            }
+        }
+    }
+
     /// Remove every listener.
     pub(crate) fn remove_all(&self) {
         drop(self.take_all());

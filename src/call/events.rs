@@ -14,6 +14,7 @@ use std::thread;
 
 use super::{CallCtl, contain};
 use crate::error::{ErrorKind, Result};
+use crate::header::Header;
 use crate::listener::{Delivered, Keep, Listener, ListenerId, Listeners};
 use crate::request::HeadersReceived;
 
@@ -74,14 +75,7 @@ impl<B: Send + Sync + 'static> TaskEvents<B> {
         list: &Listeners<T>,
         id: Option<ListenerId>,
     ) -> bool {
-        match id {
-            Some(id) => list.remove(id),
-            None => {
-                let had = !list.is_empty();
-                list.remove_all();
-                had
-            }
-        }
+        list.off(id)
     }
 
     /// No listener can be added any more (the task was dropped or is
@@ -95,12 +89,26 @@ impl<B: Send + Sync + 'static> TaskEvents<B> {
         self.open.load(Ordering::Acquire) || !list.is_empty()
     }
 
-    /// The response head arrived (on the thread running the call).
-    pub(crate) fn emit_headers(&self, make: impl FnOnce() -> HeadersReceived) {
+    /// The response head arrived (on the thread running the call); `Err`
+    /// when a listener panicked.
+    pub(crate) fn emit_head(
+        &self,
+        ctl: &CallCtl,
+        status_code: u16,
+        header: &Header,
+        cookies: &[String],
+    ) -> Result<()> {
         self.body.flush();
+        // Built only when someone can hear it: most calls are waited on
+        // without listeners.
         if self.wanted(&self.headers) {
-            self.headers.deliver(make());
+            self.headers.deliver(HeadersReceived {
+                header: header.clone(),
+                cookies: cookies.to_vec(),
+                status_code,
+            });
         }
+        self.check(ctl)
     }
 
     /// A body event (on the thread running the call); handed back when it
@@ -169,18 +177,15 @@ mod tests {
     use std::sync::mpsc;
     use std::time::Duration;
 
-    fn head() -> HeadersReceived {
-        HeadersReceived {
-            header: crate::Header::default(),
-            cookies: Vec::new(),
-            status_code: 204,
-        }
+    fn ctl() -> CallCtl {
+        let api = crate::policy::ApiKind::Request;
+        CallCtl::new(api, std::time::Instant::now(), Duration::from_secs(1))
     }
 
     #[test]
     fn a_listener_added_after_the_end_gets_the_head_on_another_thread() {
         let ev = TaskEvents::<u8>::new(Keep::Latest);
-        ev.emit_headers(head);
+        ev.emit_head(&ctl(), 204, &Header::default(), &[]).unwrap();
         ev.end();
         let (tx, rx) = mpsc::channel();
         ev.listen(
@@ -195,14 +200,23 @@ mod tests {
     }
 
     #[test]
+    fn a_panicking_listener_fails_the_running_call() {
+        let ev = TaskEvents::<u8>::new(Keep::Latest);
+        ev.listen(|e| &e.headers, Box::new(|_| panic!("listener bug")));
+        let e = ev
+            .emit_head(&ctl(), 200, &Header::default(), &[])
+            .unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::CallbackPanicked);
+    }
+
+    #[test]
     fn a_closed_task_keeps_no_head_nobody_can_hear() {
         let ev = TaskEvents::<u8>::new(Keep::Latest);
         ev.close();
-        let mut made = false;
-        ev.emit_headers(|| {
-            made = true;
-            head()
-        });
-        assert!(!made);
+        ev.emit_head(&ctl(), 204, &Header::default(), &[]).unwrap();
+        let (tx, rx) = mpsc::channel::<()>();
+        ev.listen(|e| &e.headers, Box::new(move |_| tx.send(()).unwrap()));
+        ev.end();
+        assert!(rx.recv_timeout(Duration::from_millis(50)).is_err());
     }
 }

@@ -16,7 +16,6 @@ use crate::listener::Keep;
 use crate::policy::ApiKind;
 use crate::profile::Profile;
 use crate::progress::{Throttle, Tick};
-use crate::request::HeadersReceived;
 use crate::request::Method;
 
 mod options;
@@ -362,12 +361,7 @@ impl PreparedCall for PreparedDownload {
             redirects,
         } = http::send(&engine, ctl, &exchange)?;
         let (status_code, header, cookies) = http::head(&response, None);
-        events.emit_headers(|| HeadersReceived {
-            header: header.clone(),
-            cookies: cookies.clone(),
-            status_code,
-        });
-        events.check(ctl)?;
+        events.emit_head(ctl, status_code, &header, &cookies)?;
         let mut body = response.into_body();
         let cap = engine.max_download_size;
         let expected = body.content_length();

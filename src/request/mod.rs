@@ -404,12 +404,7 @@ impl PreparedCall for PreparedRequest {
             redirects,
         } = http::send(&engine, ctl, &exchange)?;
         let (status_code, header, cookies) = http::head(&response, None);
-        events.emit_headers(|| HeadersReceived {
-            header: header.clone(),
-            cookies: cookies.clone(),
-            status_code,
-        });
-        events.check(ctl)?;
+        events.emit_head(ctl, status_code, &header, &cookies)?;
         let mut body = response.into_body();
         let raw = if self.chunked {
             let mut reader = body.with_config().limit(u64::MAX).reader();

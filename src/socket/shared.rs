@@ -168,14 +168,7 @@ impl Shared {
         list: &Listeners<T>,
         id: Option<ListenerId>,
     ) -> bool {
-        match id {
-            Some(id) => list.remove(id),
-            None => {
-                let had = !list.is_empty();
-                list.remove_all();
-                had
-            }
-        }
+        list.off(id)
     }
 
     /// Deliver one event (reader or short-lived thread), after any kept

@@ -18,7 +18,6 @@ use crate::multipart::Multipart;
 use crate::policy::ApiKind;
 use crate::profile::Profile;
 use crate::progress::{Throttle, Tick};
-use crate::request::HeadersReceived;
 use crate::request::Method;
 use crate::sync::lock;
 
@@ -386,12 +385,7 @@ impl PreparedCall for PreparedUpload {
             redirects,
         } = http::send(&self.engine, ctl, &exchange)?;
         let (status_code, header, cookies) = http::head(&response, None);
-        events.emit_headers(|| HeadersReceived {
-            header: header.clone(),
-            cookies: cookies.clone(),
-            status_code,
-        });
-        events.check(ctl)?;
+        events.emit_head(ctl, status_code, &header, &cookies)?;
         let mut body = response.into_body();
         let raw = http::read_capped(ctl, &mut body, self.engine.max_response_size)?;
         ctl.trace().response_end = Some(Instant::now());
