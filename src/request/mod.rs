@@ -150,19 +150,19 @@ impl RequestTask {
     /// # mod doc { include!(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/doctest/server.rs")); }
     /// let (url, _) = doc::serve_once("HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok");
     /// let client = wxnet::Client::builder().skip_domain_check(true).build()?;
-    /// let task = client.request(wxnet::RequestOptions::new(url));
+    /// let (done, ended) = mpsc::channel();
+    /// let options = wxnet::RequestOptions::new(url).complete(move || done.send(()).unwrap());
+    /// let task = client.request(options);
     /// let (tx, heads) = mpsc::channel();
     /// let (tx2, late) = (tx.clone(), tx.clone());
     /// task.on_headers_received(move |h| tx.send(("first", h.status_code)).unwrap());
     /// task.on_headers_received(move |h| tx2.send(("second", h.status_code)).unwrap());
-    /// while !task.is_finished() {
-    ///     std::thread::sleep(Duration::from_millis(5));
-    /// }
+    /// ended.recv_timeout(Duration::from_secs(5))?;
     /// // Added after the call ended: still gets the head, once.
     /// task.on_headers_received(move |h| late.send(("late", h.status_code)).unwrap());
-    /// let got: Vec<_> = heads.iter().take(3).collect();
-    /// assert!(got.contains(&("first", 200)) && got.contains(&("second", 200)));
-    /// assert_eq!(got[2], ("late", 200));
+    /// let mut got: Vec<_> = heads.iter().take(3).collect();
+    /// got.sort();
+    /// assert_eq!(got, [("first", 200), ("late", 200), ("second", 200)]);
     /// assert!(heads.recv_timeout(Duration::from_millis(100)).is_err());
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
