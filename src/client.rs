@@ -25,6 +25,8 @@ pub(crate) struct Engine {
     pub network_timeout: NetworkTimeout,
     pub max_response_size: u64,
     pub max_download_size: u64,
+    /// Ask for and undo content codings (only with the `gzip` feature).
+    pub decompress: bool,
     pub download_dir: PathBuf,
     pub max_message_size: usize,
     #[cfg_attr(not(feature = "websocket"), allow(dead_code))]
@@ -153,6 +155,7 @@ impl Client {
             network_timeout: b.network_timeout,
             max_response_size: b.max_response_size,
             max_download_size: b.max_download_size,
+            decompress: b.decompress && cfg!(feature = "gzip"),
             download_dir: b
                 .download_dir
                 .unwrap_or_else(|| std::env::temp_dir().join("wxnet")),

@@ -133,6 +133,7 @@ pub struct ClientBuilder {
     pub(crate) user_agent: String,
     /// Parsed when set; the error is kept for `build()`.
     pub(crate) proxy: Option<std::result::Result<Proxy, String>>,
+    pub(crate) decompress: bool,
 }
 
 impl Default for ClientBuilder {
@@ -153,6 +154,7 @@ impl Default for ClientBuilder {
             max_message_size: 1024 * 1024,
             user_agent: concat!("wxnet/", env!("CARGO_PKG_VERSION")).into(),
             proxy: None,
+            decompress: true,
         }
     }
 }
@@ -462,6 +464,35 @@ impl ClientBuilder {
     /// ```
     pub fn proxy(mut self, url: &str) -> Self {
         self.proxy = Some(Proxy::parse(url));
+        self
+    }
+
+    /// Ask for compressed responses and decode them: unless a call sets
+    /// its own `Accept-Encoding`, send `Accept-Encoding: gzip, deflate`,
+    /// and undo `gzip` / `x-gzip` and `deflate` bodies (whether asked for
+    /// or not) before the size caps, `data_length` and progress count
+    /// them. `header` still shows the `content-encoding` the server sent.
+    /// Defaults to `true` with the `gzip` feature (on by default); without
+    /// that feature, or with `false`, nothing is asked for and a coded body
+    /// is kept as sent for `arraybuffer` and downloads and fails text
+    /// requests with `unsupported content encoding: <coding>`.
+    ///
+    /// ```
+    /// # mod doc { include!(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/doctest/server.rs")); }
+    /// let (url, request) = doc::serve_once("HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok");
+    /// let client = wxnet::Client::builder().skip_domain_check(true).build()?;
+    /// client.request(wxnet::RequestOptions::new(url)).wait()?;
+    /// let asked = request.recv()?.contains("\r\naccept-encoding: gzip, deflate\r\n");
+    /// assert_eq!(asked, cfg!(feature = "gzip"));
+    ///
+    /// let (url, request) = doc::serve_once("HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok");
+    /// let plain = wxnet::Client::builder().skip_domain_check(true).decompress(false).build()?;
+    /// plain.request(wxnet::RequestOptions::new(url)).wait()?;
+    /// assert!(!request.recv()?.contains("accept-encoding"));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn decompress(mut self, on: bool) -> Self {
+        self.decompress = on;
         self
     }
 

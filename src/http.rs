@@ -11,6 +11,7 @@ use ureq::{Body, SendBody};
 
 use crate::call::CallCtl;
 use crate::client::Engine;
+use crate::coding::{self, ACCEPT_ENCODING};
 use crate::error::{Api, Error, ErrorKind, Result};
 use crate::policy::Allowed;
 use crate::request::Method;
@@ -63,6 +64,13 @@ pub(crate) fn build_headers(
         {
             out.push(("content-type".into(), ct.into()));
         }
+    }
+    if engine.decompress
+        && !out
+            .iter()
+            .any(|(n, _)| n.eq_ignore_ascii_case("accept-encoding"))
+    {
+        out.push(("accept-encoding".into(), ACCEPT_ENCODING.into()));
     }
     out.push(("referer".into(), engine.referer.clone()));
     Ok(out)
@@ -127,6 +135,21 @@ pub(crate) fn head(
         });
     }
     (status_code, header, cookies)
+}
+
+/// The content codings of `response` to a `method` request, as this
+/// client undoes them.
+pub(crate) fn decoding(
+    engine: &Engine,
+    response: &Response<Body>,
+    method: Method,
+) -> coding::Decoding {
+    coding::Decoding::of(
+        response.headers(),
+        response.status().as_u16(),
+        method == Method::Head,
+        engine.decompress,
+    )
 }
 
 /// Redirects followed at most; the 16th fails.
@@ -311,8 +334,15 @@ fn send_once(
     }
 }
 
-/// Read a whole response body, at most `cap` bytes.
-pub(crate) fn read_capped(ctl: &CallCtl, body: &mut Body, cap: u64) -> Result<Vec<u8>> {
+/// Read a whole response body from `reader` (the content, codings
+/// undone), at most `cap` bytes; `declared` is the content's length when
+/// the head gives it. Memory never grows past `cap` plus one read.
+pub(crate) fn read_capped(
+    ctl: &CallCtl,
+    reader: &mut dyn Read,
+    cap: u64,
+    declared: Option<u64>,
+) -> Result<Vec<u8>> {
     let too_large = || {
         Error::with_detail(
             ctl.api_name(),
@@ -320,16 +350,18 @@ pub(crate) fn read_capped(ctl: &CallCtl, body: &mut Body, cap: u64) -> Result<Ve
             &format!("{cap} bytes"),
         )
     };
-    if body.content_length().is_some_and(|n| n > cap) {
+    if declared.is_some_and(|n| n > cap) {
         return Err(too_large());
     }
-    body.with_config()
-        .limit(cap)
-        .read_to_vec()
-        .map_err(|e| match e {
-            ureq::Error::BodyExceedsLimit(_) => too_large(),
-            e => map_error(ctl, e),
-        })
+    let mut out = Vec::with_capacity(declared.unwrap_or(0) as usize);
+    let mut limited = Read::take(reader, cap.saturating_add(1));
+    limited
+        .read_to_end(&mut out)
+        .map_err(|e| coding::read_error(ctl, e))?;
+    if out.len() as u64 > cap {
+        return Err(too_large());
+    }
+    Ok(out)
 }
 
 /// The [`Error`] for a ureq failure of the call `ctl`: a cancellation or a

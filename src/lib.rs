@@ -122,6 +122,7 @@ mod charset;
 #[cfg(feature = "check")]
 pub mod check;
 mod client;
+mod coding;
 mod config;
 mod data;
 mod download;

@@ -362,9 +362,11 @@ impl PreparedCall for PreparedDownload {
         } = http::send(&engine, ctl, &exchange)?;
         let (status_code, header, cookies) = http::head(&response, None);
         events.emit_head(ctl, status_code, &header, &cookies)?;
+        let decoding = http::decoding(&engine, &response, Method::Get);
         let mut body = response.into_body();
         let cap = engine.max_download_size;
-        let expected = body.content_length();
+        // The size of a decoded file is known only at its end.
+        let expected = body.content_length().filter(|_| !decoding.transforms());
         if expected.is_some_and(|n| n > cap) {
             return Err(ctl.error(ErrorKind::FileTooLarge));
         }
@@ -391,11 +393,14 @@ impl PreparedCall for PreparedDownload {
             .map_err(|e| Error::from_file_io(API, e))?;
 
         let mut throttle = Throttle::new(expected);
-        let mut reader = body.with_config().limit(u64::MAX).reader();
+        // A file is bytes: a coding wxnet cannot undo is saved as sent.
+        let mut reader = decoding.reader(body.with_config().limit(u64::MAX).reader(), false);
         let mut buf = vec![0u8; CHUNK];
         let mut written: u64 = 0;
         loop {
-            let n = reader.read(&mut buf).map_err(|e| http::map_io(ctl, e))?;
+            let n = reader
+                .read(&mut buf)
+                .map_err(|e| crate::coding::read_error(ctl, e))?;
             if n == 0 {
                 break;
             }

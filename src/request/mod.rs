@@ -11,6 +11,7 @@ use serde_json::Value;
 use crate::call::{CallCtl, CallHandle, EndGuard, PreparedCall, TaskEvents, once};
 use crate::charset;
 use crate::client::{Client, Engine};
+use crate::coding;
 use crate::data::{RequestData, append_query, form_pairs};
 use crate::error::{Api, Error, ErrorKind, Result};
 use crate::http::{self, Exchange, build_headers, find_header};
@@ -405,15 +406,22 @@ impl PreparedCall for PreparedRequest {
         } = http::send(&engine, ctl, &exchange)?;
         let (status_code, header, cookies) = http::head(&response, None);
         events.emit_head(ctl, status_code, &header, &cookies)?;
+        let decoding = http::decoding(&engine, &response, self.method);
         let mut body = response.into_body();
+        let declared = body.content_length().filter(|_| !decoding.transforms());
+        // Text needs the content; bytes in a coding wxnet cannot undo are
+        // handed over as sent.
+        let strict = self.response_type == ResponseType::Text;
+        let mut reader = decoding.reader(body.with_config().limit(u64::MAX).reader(), strict);
         let raw = if self.chunked {
-            let mut reader = body.with_config().limit(u64::MAX).reader();
             // No piece alone is over the cap on what is kept for a first
             // chunk listener.
             let cap = usize::try_from(engine.max_response_size).unwrap_or(usize::MAX);
             let mut buf = vec![0u8; CHUNK.min(cap.max(1))];
             loop {
-                let n = reader.read(&mut buf).map_err(|e| http::map_io(ctl, e))?;
+                let n = reader
+                    .read(&mut buf)
+                    .map_err(|e| coding::read_error(ctl, e))?;
                 if n == 0 {
                     break;
                 }
@@ -428,8 +436,9 @@ impl PreparedCall for PreparedRequest {
             }
             Vec::new()
         } else {
-            http::read_capped(ctl, &mut body, engine.max_response_size)?
+            http::read_capped(ctl, &mut reader, engine.max_response_size, declared)?
         };
+        drop(reader);
         ctl.trace().response_end = Some(Instant::now());
         let data = match self.response_type {
             ResponseType::ArrayBuffer => ResponseData::Bytes(raw),

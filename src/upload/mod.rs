@@ -386,8 +386,12 @@ impl PreparedCall for PreparedUpload {
         } = http::send(&self.engine, ctl, &exchange)?;
         let (status_code, header, cookies) = http::head(&response, None);
         events.emit_head(ctl, status_code, &header, &cookies)?;
+        let decoding = http::decoding(&self.engine, &response, Method::Post);
         let mut body = response.into_body();
-        let raw = http::read_capped(ctl, &mut body, self.engine.max_response_size)?;
+        let declared = body.content_length().filter(|_| !decoding.transforms());
+        let mut reader = decoding.reader(body.with_config().limit(u64::MAX).reader(), true);
+        let raw = http::read_capped(ctl, &mut reader, self.engine.max_response_size, declared)?;
+        drop(reader);
         ctl.trace().response_end = Some(Instant::now());
         let data = charset::decode_text(raw, header.get("content-type"))
             .map_err(|()| ctl.error(ErrorKind::ConvertFailed))?;
