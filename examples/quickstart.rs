@@ -96,6 +96,22 @@ fn main() -> Result<(), wxnet::Error> {
             .wait()?,
     );
 
+    section("request: a gzip-compressed JSON response, decoded (feature `gzip`)");
+    match client
+        .request(RequestOptions::new(format!("{API}/gzip")))
+        .wait()
+    {
+        Ok(res) => {
+            show(&res);
+            let coding = res.header.get("content-encoding").unwrap_or("none");
+            println!(
+                "     content-encoding {coding}, {} B on the wire",
+                res.profile.received_bytes_count
+            );
+        }
+        Err(e) => fail::<()>(Err(e)),
+    }
+
     section("request: raw bytes (arraybuffer) and a 404 (still a success)");
     show(
         &client
@@ -289,6 +305,25 @@ fn route(r: &common::Request, c: &mut common::Conn) {
             &[("content-type", "text/plain; charset=gbk")],
             &encoding_rs::GBK.encode("你好，世界").0,
         ),
+        "/gzip" => {
+            use std::io::Write;
+            let items: Vec<_> = (0..20).map(|i| json!({"id": i, "name": "item"})).collect();
+            let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+            gz.write_all(
+                json!({"asked": r.header("accept-encoding"), "items": items})
+                    .to_string()
+                    .as_bytes(),
+            )
+            .expect("in memory");
+            c.respond(
+                200,
+                &[
+                    ("content-type", "application/json"),
+                    ("content-encoding", "gzip"),
+                ],
+                &gz.finish().expect("in memory"),
+            )
+        }
         "/bom" => c.respond(
             200,
             &[("content-type", "application/json")],

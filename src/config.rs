@@ -355,8 +355,8 @@ impl ClientBuilder {
         self
     }
 
-    /// Largest response body `request` keeps in memory; larger ones fail
-    /// with `exceed max size`. Bodies streamed with `enable_chunked` are
+    /// Largest response body `request` keeps in memory, counted after a
+    /// content coding is undone; larger ones fail with `exceed max size`. Bodies streamed with `enable_chunked` are
     /// not limited. Defaults to 10 MiB.
     ///
     /// ```
@@ -368,7 +368,8 @@ impl ClientBuilder {
         self
     }
 
-    /// Largest file `download_file` writes; larger ones fail with errno
+    /// Largest file `download_file` writes (decoded bytes for a
+    /// compressed body); larger ones fail with errno
     /// 603301 and leave no file. Defaults to 200 MiB.
     ///
     /// ```

@@ -83,10 +83,14 @@ pub enum ErrorKind {
     ConnectionReset,
     /// The response breaks the protocol: not HTTP, a bad status line or
     /// chunk size, headers too large or endless (errno 600001, reason
-    /// `invalid response`); a WebSocket upgrade the server refused
-    /// (`websocket handshake failed: status 403`) or a WebSocket peer
-    /// that broke the protocol (`protocol error`, close code 1002) or sent
-    /// text that is not UTF-8 (`invalid payload data`, close code 1007).
+    /// `invalid response`); a coded body that does not decode (reason
+    /// `invalid response: corrupt gzip body`, or `truncated`, or
+    /// `deflate`), or a coding wxnet cannot undo for text (reason
+    /// `unsupported content encoding: <coding>`); a WebSocket upgrade the
+    /// server refused (`websocket handshake failed: status 403`) or a
+    /// WebSocket peer that broke the protocol (`protocol error`, close code
+    /// 1002) or sent text that is not UTF-8 (`invalid payload data`, close
+    /// code 1007).
     InvalidResponse,
     /// Any other network failure below HTTP, such as a TLS record that
     /// fails after the handshake or an OS error opening a socket

@@ -68,6 +68,11 @@
 //! # Ok::<(), wxnet::Error>(())
 //! ```
 //!
+//! Compressed responses (feature `gzip`, on by default) are asked for with
+//! `Accept-Encoding: gzip, deflate` and decoded before `data`, the saved
+//! file, progress and the size caps see them; see
+//! [`ClientBuilder::decompress`].
+//!
 //! WebSockets (feature `websocket`, on by default) have one reader thread
 //! each; events reach the task's listeners, and events that arrive before
 //! a listener is registered are kept for it:

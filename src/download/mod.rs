@@ -53,7 +53,8 @@ pub struct DownloadProgress {
     #[doc(alias = "totalBytesWritten")]
     pub total_bytes_written: u64,
     /// The size from `Content-Length`; `None` (the mini program's `-1`)
-    /// when the server sends none, until the final event.
+    /// when the server sends none or the body is compressed (its decoded
+    /// size is known only at the end), until the final event.
     #[doc(alias = "totalBytesExpectedToWrite")]
     pub total_bytes_expected_to_write: Option<u64>,
 }
