@@ -99,6 +99,18 @@ fn handler(r: &Request, c: &mut Conn) {
             coded(c, "gzip", &g[..g.len() / 2])
         }
         "/bomb" => coded(c, "gzip", bomb()),
+        "/cut" => {
+            // The connection ends in the middle of a well-framed body.
+            let g = gzip(&pattern(100_000));
+            let head = format!(
+                "HTTP/1.1 200 OK\r\ncontent-encoding: gzip\r\ncontent-length: {}\r\n\r\n",
+                g.len()
+            );
+            c.write_raw(head.as_bytes()).unwrap();
+            c.write_raw(&g[..g.len() / 2]).unwrap();
+            c.flush().unwrap();
+            c.reset();
+        }
         "/big" => c.respond(200, &[("content-encoding", "gzip")], &big().1),
         "/chunked" => {
             let g = gzip(&pattern(200_000));
@@ -262,6 +274,21 @@ fn corrupt_and_truncated_gzip_fail_and_leave_no_file() {
             );
             assert!(dir.files().is_empty(), "{path}: {:?}", dir.files());
         }
+    });
+}
+
+#[test]
+fn a_connection_lost_inside_a_coded_body_is_a_network_error() {
+    watchdog(Duration::from_secs(10), || {
+        let (_server, client) = setup();
+        let e = get(&client, "/cut").unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::ConnectionReset);
+        assert_eq!(e.err_msg(), "request:fail connection closed");
+        let dir = TempDir::new("wxnet-cut");
+        let options = DownloadFileOptions::new(format!("{DL}/cut")).file_path(dir.path().join("f"));
+        let e = client.download_file(options).wait().unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::ConnectionReset);
+        assert!(dir.files().is_empty());
     });
 }
 
