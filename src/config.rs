@@ -356,8 +356,9 @@ impl ClientBuilder {
     }
 
     /// Largest response body `request` keeps in memory, counted after a
-    /// content coding is undone; larger ones fail with `exceed max size`. Bodies streamed with `enable_chunked` are
-    /// not limited. Defaults to 10 MiB.
+    /// content coding is undone; larger ones fail with `exceed max size`.
+    /// Bodies streamed with `enable_chunked` are not limited. Defaults to
+    /// 10 MiB.
     ///
     /// ```
     /// let c = wxnet::Client::builder().max_response_size(1 << 20).build().unwrap();
