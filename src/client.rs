@@ -10,9 +10,10 @@ use ureq::Agent;
 
 use crate::call::{Call, CallCtl, CallHandle, Callbacks, PreparedCall};
 use crate::config::{ClientBuilder, MAX_TIMEOUT, NetworkTimeout, WORKERS};
+use crate::deferred::Job;
 use crate::error::{Error, ErrorKind, Result};
 use crate::policy::{ApiKind, Policy};
-use crate::pool::{Job, Pool};
+use crate::pool::Pool;
 use crate::proxy::Proxy;
 use crate::transport::{Lookup, PolicyResolver, ResolveMap, WxConnector};
 
@@ -323,7 +324,10 @@ impl Client {
 
     /// Fail queued and running calls with `abort`, close sockets with code
     /// 1001 and end every thread of the client (also what dropping the
-    /// last handle does). Later calls fail at once with `abort`.
+    /// last handle does). Later calls fail at once with `abort`. The
+    /// `fail` / `complete` of the queued calls it ends run just after, on
+    /// a thread it does not wait for, so they may take a lock held across
+    /// `shutdown()`.
     ///
     /// ```
     /// let c = wxnet::Client::builder().build().unwrap();
@@ -398,33 +402,15 @@ impl Client {
     }
 
     /// Run the callbacks of a refused call on a library thread after the
-    /// call returned: the timer, or a short-lived thread once shut down.
+    /// call returned.
     fn run_later(&self, job: Option<Job>) {
-        let Some(job) = job else {
-            return;
-        };
-        let Err(job) = self.inner.pool.defer(job) else {
-            return;
-        };
-        let slot = Arc::new(std::sync::Mutex::new(Some(job)));
-        let theirs = slot.clone();
-        let spawned = std::thread::Builder::new()
-            .name("wxnet-late".into())
-            .stack_size(LATE_STACK)
-            .spawn(move || {
-                if let Some(job) = crate::sync::lock(&theirs).take() {
-                    crate::call::contain(job);
-                }
-            });
-        if let Err(e) = spawned {
-            // Out of threads: better here than never, as every call ends.
-            log::error!("wxnet: no thread for the callbacks of a refused call: {e}");
-            if let Some(job) = crate::sync::lock(&slot).take() {
-                crate::call::contain(job);
-            }
+        if let Some(job) = job {
+            self.inner.pool.defer(job);
         }
     }
-}
 
-/// Room for the callbacks run on a short-lived thread.
-const LATE_STACK: usize = 256 * 1024;
+    /// The short-lived threads of this client, joined at shutdown.
+    pub(crate) fn late_threads(&self) -> &Arc<crate::deferred::LateThreads> {
+        self.inner.pool.late()
+    }
+}

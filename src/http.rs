@@ -334,6 +334,9 @@ fn send_once(
     }
 }
 
+/// The most a declared `Content-Length` reserves before the body arrives.
+const INITIAL_BODY_CAPACITY: u64 = 64 * 1024;
+
 /// Read a whole response body from `reader` (the content, codings
 /// undone), at most `cap` bytes; `declared` is the content's length when
 /// the head gives it. Memory never grows past `cap` plus one read.
@@ -353,7 +356,10 @@ pub(crate) fn read_capped(
     if declared.is_some_and(|n| n > cap) {
         return Err(too_large());
     }
-    let mut out = Vec::with_capacity(declared.unwrap_or(0) as usize);
+    // A declared length is only a hint: reserving it all up front would let
+    // one hostile header claim up to `cap` before any byte arrives.
+    let hint = declared.unwrap_or(0).min(INITIAL_BODY_CAPACITY);
+    let mut out = Vec::with_capacity(hint as usize);
     let mut limited = Read::take(reader, cap.saturating_add(1));
     limited
         .read_to_end(&mut out)
@@ -404,5 +410,21 @@ pub(crate) fn map_io(ctl: &CallCtl, e: io::Error) -> Error {
         Some(Ok(inner)) => map_error(ctl, *inner),
         Some(Err(other)) => map_error(ctl, ureq::Error::Io(io::Error::new(kind, other))),
         None => map_error(ctl, ureq::Error::Io(kind.into())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::{Duration, Instant};
+
+    #[test]
+    fn a_declared_length_reserves_at_most_64_kib_up_front() {
+        let api = crate::policy::ApiKind::Request;
+        let ctl = CallCtl::new(api, Instant::now(), Duration::from_secs(1));
+        let cap = 100 << 20;
+        let out = read_capped(&ctl, &mut &b"ok"[..], cap, Some(cap)).unwrap();
+        assert_eq!(out, b"ok");
+        assert!(out.capacity() <= INITIAL_BODY_CAPACITY as usize);
     }
 }

@@ -130,6 +130,7 @@ mod client;
 mod coding;
 mod config;
 mod data;
+mod deferred;
 mod download;
 mod error;
 #[cfg(fuzzing)]

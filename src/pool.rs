@@ -21,8 +21,10 @@
 //! interrupt and shutdown exactly like queued ones. A call with callbacks
 //! or listeners is not staged: it goes to the queue at once.
 //!
-//! The timer also runs the callbacks of calls refused before they ran
-//! (deferred jobs), so they never run inside the call that made them.
+//! Calls ended before they ran (refused, aborted while queued, ended by
+//! shutdown) have their outcome fixed at once and their callbacks handed
+//! to the client's callback thread, so they never run inside the call
+//! that ended them, nor hold up the timer.
 
 use std::cell::Cell;
 use std::collections::VecDeque;
@@ -31,6 +33,7 @@ use std::thread::{self, JoinHandle, ThreadId};
 use std::time::{Duration, Instant};
 
 use crate::call::{AnyCall, Cancel};
+use crate::deferred::{Callbacks, Job, LateThreads};
 use crate::error::ErrorKind;
 use crate::sync::{lock, wait, wait_timeout};
 
@@ -66,9 +69,6 @@ enum Background {
 /// and shutdown must also end.
 pub(crate) type Hook = Box<dyn Fn(Cancel) + Send + Sync>;
 
-/// Callbacks to run on the timer thread soon.
-pub(crate) type Job = Box<dyn FnOnce() + Send>;
-
 /// A call waiting for its caller's next move (see the module docs).
 struct Staged {
     call: Arc<dyn AnyCall>,
@@ -89,7 +89,6 @@ struct State {
     background: Background,
     /// When the timer will next wake on its own; `None` = not before notified.
     timer_at: Option<Instant>,
-    deferred: Vec<Job>,
 }
 
 struct Shared {
@@ -106,6 +105,8 @@ pub(crate) struct Pool {
     shared: Arc<Shared>,
     threads: Mutex<Vec<JoinHandle<()>>>,
     thread_ids: Vec<ThreadId>,
+    callbacks: Callbacks,
+    late: Arc<LateThreads>,
 }
 
 impl Pool {
@@ -123,7 +124,6 @@ impl Pool {
                 closed: false,
                 background: Background::Foreground,
                 timer_at: None,
-                deferred: Vec::new(),
             }),
             work_cv: Condvar::new(),
             timer_cv: Condvar::new(),
@@ -156,6 +156,8 @@ impl Pool {
             shared,
             threads: Mutex::new(threads),
             thread_ids,
+            callbacks: Callbacks::default(),
+            late: Arc::default(),
         };
         spawned.map(|()| pool)
     }
@@ -282,17 +284,17 @@ impl Pool {
         st.queue.remove(at)
     }
 
-    /// Run `job` on the timer thread soon; `Err` gives it back once the
-    /// pool is shut down.
-    pub(crate) fn defer(&self, job: Job) -> Result<(), Job> {
-        let mut st = lock(&self.shared.state);
-        if st.closed {
-            return Err(job);
+    /// Run `job` soon on the callback thread, after the jobs deferred
+    /// before it; once shut down, on a short-lived thread.
+    pub(crate) fn defer(&self, job: Job) {
+        if let Err(job) = self.callbacks.push(job) {
+            self.late.run(job);
         }
-        st.deferred.push(job);
-        drop(st);
-        self.shared.timer_cv.notify_one();
-        Ok(())
+    }
+
+    /// The short-lived threads of this client, joined at shutdown.
+    pub(crate) fn late(&self) -> &Arc<LateThreads> {
+        &self.late
     }
 
     /// Register something the background interrupt and shutdown also end.
@@ -328,7 +330,9 @@ impl Pool {
 
     /// Fail queued calls, abort running ones, end every thread. Joins the
     /// threads unless called from one of them (a callback dropping the
-    /// last client handle), which then end on their own.
+    /// last client handle), which then end on their own. The callbacks of
+    /// the queued calls it fails run afterwards on a short-lived thread
+    /// it does not wait for: the caller may hold a lock they take.
     pub(crate) fn shutdown(&self) {
         let (queued, running) = {
             let mut st = lock(&self.shared.state);
@@ -344,20 +348,30 @@ impl Pool {
             running.extend(st.claimed.iter().cloned());
             (queued, running)
         };
-        for call in queued {
-            call.fail(ErrorKind::Abort);
-        }
+        let jobs: Vec<Job> = queued
+            .iter()
+            .filter_map(|call| call.abandon(ErrorKind::Abort))
+            .collect();
         for call in running {
             call.ctl().cancel(Cancel::Abort);
         }
         run_hooks(&self.shared, Cancel::Abort);
         let me = thread::current().id();
-        if self.thread_ids.contains(&me) {
-            return;
+        let join = !self.thread_ids.contains(&me);
+        self.callbacks.close(join);
+        if join {
+            let threads = std::mem::take(&mut *lock(&self.threads));
+            for t in threads {
+                let _ = t.join();
+            }
+            self.late.join();
         }
-        let threads = std::mem::take(&mut *lock(&self.threads));
-        for t in threads {
-            let _ = t.join();
+        if !jobs.is_empty() {
+            self.late.run(Box::new(move || {
+                for job in jobs {
+                    crate::call::contain(job);
+                }
+            }));
         }
     }
 
@@ -433,16 +447,6 @@ fn worker_loop(shared: &Shared, index: usize) {
 fn timer_loop(shared: &Shared) {
     let mut st = lock(&shared.state);
     loop {
-        // Before the closed check: jobs deferred before shutdown still run.
-        if !st.deferred.is_empty() {
-            let jobs = std::mem::take(&mut st.deferred);
-            drop(st);
-            for job in jobs {
-                crate::call::contain(job);
-            }
-            st = lock(&shared.state);
-            continue;
-        }
         if st.closed {
             return;
         }

@@ -223,3 +223,95 @@ fn a_call_in_the_background_calls_back_after_the_call_returned() {
         probe.request(&client, options, ErrorKind::Interrupted, 600003);
     });
 }
+
+/// Fill every worker with a call that stalls until aborted.
+fn fill_workers(server: &HttpServer, client: &Client) -> Vec<wxnet::RequestTask> {
+    (0..wxnet::WORKERS)
+        .map(|i| {
+            let t = client.request(RequestOptions::new(format!("{API}/stall/{i}")));
+            server.wait_for_requests(1, LONG);
+            t
+        })
+        .collect()
+}
+
+#[test]
+fn a_blocking_callback_of_a_refused_call_does_not_hold_up_deadlines() {
+    watchdog(Duration::from_secs(10), || {
+        let (server, client) = setup_with(|b| b.queue_capacity(1));
+        let busy = fill_workers(&server, &client);
+        let queued = client.request(
+            RequestOptions::new(format!("{API}/stall/q")).timeout(Duration::from_millis(300)),
+        );
+        let (entered_tx, entered) = mpsc::channel();
+        let (release, released) = mpsc::channel::<()>();
+        let left = Arc::new(AtomicBool::new(false));
+        let theirs = left.clone();
+        let refused = client.request(RequestOptions::new(format!("{API}/x")).fail(move |_| {
+            entered_tx.send(()).unwrap();
+            let _ = released.recv_timeout(LONG);
+            theirs.store(true, Ordering::SeqCst);
+        }));
+        assert_eq!(refused.wait().unwrap_err().kind(), ErrorKind::QueueFull);
+        entered.recv_timeout(LONG).unwrap();
+        // The refused call's `fail` is still blocked, yet the queued call
+        // times out on time.
+        let e = queued.wait().unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Timeout);
+        assert!(
+            !left.load(Ordering::SeqCst),
+            "the deadline waited for the callback"
+        );
+        release.send(()).unwrap();
+        for t in &busy {
+            t.abort();
+        }
+    });
+}
+
+#[test]
+fn aborting_a_queued_call_under_a_lock_its_callbacks_take_does_not_deadlock() {
+    watchdog(Duration::from_secs(10), || {
+        let (server, client) = setup_with(|b| b);
+        let busy = fill_workers(&server, &client);
+        let probe = Probe::default();
+        probe.check(
+            1,
+            ErrorKind::Abort,
+            |f, c| {
+                let o = RequestOptions::new(format!("{API}/x")).fail(f).complete(c);
+                let task = client.request(o);
+                assert!(!task.is_finished(), "queued behind the busy workers");
+                task.abort();
+                task
+            },
+            |t| t.is_finished(),
+            |t| t.wait().map(drop),
+        );
+        for t in &busy {
+            t.abort();
+        }
+    });
+}
+
+#[test]
+fn shutting_down_under_a_lock_the_queued_calls_callbacks_take_does_not_deadlock() {
+    watchdog(Duration::from_secs(10), || {
+        let (server, client) = setup_with(|b| b);
+        let _busy = fill_workers(&server, &client);
+        let probe = Probe::default();
+        probe.check(
+            1,
+            ErrorKind::Abort,
+            |f, c| {
+                let o = RequestOptions::new(format!("{API}/x")).fail(f).complete(c);
+                let task = client.request(o);
+                assert!(!task.is_finished(), "queued behind the busy workers");
+                client.shutdown();
+                task
+            },
+            |t| t.is_finished(),
+            |t| t.wait().map(drop),
+        );
+    });
+}

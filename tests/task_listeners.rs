@@ -34,6 +34,14 @@ fn setup_with(
     let server = HttpServer::start(
         pki.server_config(&pki.identity(&names)),
         move |r: &Request, c: &mut Conn| {
+            if r.path.starts_with("/headfirst") {
+                // The head now, the body once the gate opens.
+                let head = b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\n";
+                let _ = c.write_raw(head).and_then(|()| c.flush());
+                let _ = gate.lock().unwrap().recv_timeout(LONG);
+                let _ = c.write_raw(b"ok").and_then(|()| c.flush());
+                return;
+            }
             if r.path.starts_with("/gate") {
                 let _ = gate.lock().unwrap().recv_timeout(LONG);
             }
@@ -270,5 +278,48 @@ fn a_call_with_callbacks_or_listeners_runs_on_a_worker() {
             client.request(options).wait().unwrap();
             assert_ne!(rx.recv_timeout(LONG).unwrap(), me);
         }
+    });
+}
+
+#[test]
+fn a_late_headers_listener_gets_the_head_before_the_body_arrives() {
+    watchdog(Duration::from_secs(10), || {
+        let (_server, client, open) = setup();
+        let (first_tx, first) = mpsc::channel();
+        let task = client.request(
+            RequestOptions::new(format!("{API}/headfirst"))
+                .on_headers_received(move |h| first_tx.send(h.status_code).unwrap()),
+        );
+        assert_eq!(first.recv_timeout(LONG).unwrap(), 200);
+        // The head is in, the body is held back: this listener is late.
+        let (tx, rx) = mpsc::channel();
+        task.on_headers_received(move |h| tx.send(h.status_code).unwrap());
+        assert_eq!(rx.recv_timeout(LONG).unwrap(), 200);
+        assert!(!task.is_finished());
+        open.send(()).unwrap();
+        assert_eq!(task.wait().unwrap().data.as_text(), Some("ok"));
+        assert!(rx.try_recv().is_err());
+    });
+}
+
+#[test]
+fn a_listener_panicking_on_the_final_progress_fails_the_call() {
+    watchdog(Duration::from_secs(10), || {
+        let (_server, client, _open) = setup();
+        let dir = TempDir::new("final-panic");
+        let file = dir.path().join("a.bin");
+        let task =
+            client.download_file(DownloadFileOptions::new(format!("{DL}/x")).file_path(&file));
+        task.on_progress_update(|p: &DownloadProgress| assert!(p.progress < 100, "at 100"));
+        let e = task.wait().unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::CallbackPanicked);
+        assert!(!file.exists(), "a failed download leaves no file");
+
+        let src = dir.path().join("up.bin");
+        std::fs::write(&src, pattern(1024)).unwrap();
+        let task = client.upload_file(UploadFileOptions::new(format!("{UP}/u"), &src, "f"));
+        task.on_progress_update(|p: &UploadProgress| assert!(p.progress < 100, "at 100"));
+        let e = task.wait().unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::CallbackPanicked);
     });
 }

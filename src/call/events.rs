@@ -4,46 +4,43 @@
 //!
 //! Shared by the task, where listeners are added, and the call, which
 //! emits on the thread that runs it. Events kept for late listeners reach
-//! them from a library thread: the one running the call hands them over
-//! with its next event and when the call ends; a listener added after the
-//! call ended gets them from a short-lived thread. Never inside `on_*`.
+//! them from a short-lived thread started by the `on_*` call, never inside
+//! it: the call may not emit again for a long time (a body that takes
+//! minutes). The thread running the call also hands them over with its
+//! next event and when the call ends, whichever comes first.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::thread;
 
 use super::{CallCtl, contain};
+use crate::deferred::{LATE_STACK, LateThreads};
 use crate::error::{ErrorKind, Result};
 use crate::header::Header;
 use crate::listener::{Delivered, Keep, Listener, ListenerId, Listeners};
 use crate::request::HeadersReceived;
 
-/// Room for the listeners that run on a short-lived thread.
-const LATE_STACK: usize = 256 * 1024;
-
 /// The listeners of one HTTP task; `B` is its body event.
 pub(crate) struct TaskEvents<B> {
     pub headers: Listeners<HeadersReceived>,
     pub body: Listeners<B>,
-    /// The call has ended: a kept event for a new listener needs a thread
-    /// of its own.
-    ended: AtomicBool,
     /// The task can still add listeners (not dropped, not waited on), so
     /// events nobody hears must be kept.
     open: AtomicBool,
     /// A listener panicked: the running call fails with
     /// `callback panicked`, as with a panicking callback.
     panicked: Arc<AtomicBool>,
+    /// Where the short-lived threads go, to be joined at shutdown.
+    late: Arc<LateThreads>,
 }
 
 impl<B: Send + Sync + 'static> TaskEvents<B> {
-    pub(crate) fn new(body: Keep<B>) -> Arc<TaskEvents<B>> {
+    pub(crate) fn new(body: Keep<B>, late: &Arc<LateThreads>) -> Arc<TaskEvents<B>> {
         Arc::new(TaskEvents {
             headers: Listeners::new(Keep::ForEveryLate),
             body: Listeners::new(body),
-            ended: AtomicBool::new(false),
             open: AtomicBool::new(true),
             panicked: Arc::default(),
+            late: late.clone(),
         })
     }
 
@@ -61,9 +58,9 @@ impl<B: Send + Sync + 'static> TaskEvents<B> {
             }
         });
         let (id, due) = pick(self).add(f);
-        // Read after the add: a call ending now flushes after setting
-        // `ended`, so either it sees this listener or this sees `ended`.
-        if due && self.ended.load(Ordering::SeqCst) {
+        // Whether the call has ended or not: a running call may not emit
+        // again for minutes.
+        if due {
             self.flush_later();
         }
         id
@@ -126,10 +123,8 @@ impl<B: Send + Sync + 'static> TaskEvents<B> {
         Ok(())
     }
 
-    /// The call is over: late listeners get what was kept for them now,
-    /// and any added from here on from a thread of their own.
+    /// The call is over: late listeners get what was kept for them now.
     pub(crate) fn end(&self) {
-        self.ended.store(true, Ordering::SeqCst);
         self.flush();
     }
 
@@ -140,10 +135,9 @@ impl<B: Send + Sync + 'static> TaskEvents<B> {
 
     fn flush_later(self: &Arc<Self>) {
         let events = self.clone();
-        let spawned = thread::Builder::new()
-            .name("wxnet-late".into())
-            .stack_size(LATE_STACK)
-            .spawn(move || events.flush());
+        let spawned = self
+            .late
+            .spawn("wxnet-late".into(), LATE_STACK, move || events.flush());
         if let Err(e) = spawned {
             // Kept for the next flush: a later listener's thread.
             log::warn!("wxnet: no thread for late task listeners: {e}");
@@ -175,6 +169,7 @@ impl<B: Send + Sync + 'static> Drop for EndGuard<'_, B> {
 mod tests {
     use super::*;
     use std::sync::mpsc;
+    use std::thread;
     use std::time::Duration;
 
     fn ctl() -> CallCtl {
@@ -184,7 +179,7 @@ mod tests {
 
     #[test]
     fn a_listener_added_after_the_end_gets_the_head_on_another_thread() {
-        let ev = TaskEvents::<u8>::new(Keep::Latest);
+        let ev = TaskEvents::<u8>::new(Keep::Latest, &Arc::default());
         ev.emit_head(&ctl(), 204, &Header::default(), &[]).unwrap();
         ev.end();
         let (tx, rx) = mpsc::channel();
@@ -201,7 +196,7 @@ mod tests {
 
     #[test]
     fn a_panicking_listener_fails_the_running_call() {
-        let ev = TaskEvents::<u8>::new(Keep::Latest);
+        let ev = TaskEvents::<u8>::new(Keep::Latest, &Arc::default());
         ev.listen(|e| &e.headers, Box::new(|_| panic!("listener bug")));
         let e = ev
             .emit_head(&ctl(), 200, &Header::default(), &[])
@@ -211,7 +206,7 @@ mod tests {
 
     #[test]
     fn a_closed_task_keeps_no_head_nobody_can_hear() {
-        let ev = TaskEvents::<u8>::new(Keep::Latest);
+        let ev = TaskEvents::<u8>::new(Keep::Latest, &Arc::default());
         ev.close();
         ev.emit_head(&ctl(), 204, &Header::default(), &[]).unwrap();
         let (tx, rx) = mpsc::channel::<()>();

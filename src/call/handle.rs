@@ -24,7 +24,11 @@ impl<P: PreparedCall> CallHandle<P> {
         let id = self.call.ctl().id;
         if let Some(pool) = self.pool.upgrade() {
             if let Some(queued) = pool.remove_queued(id) {
-                queued.fail(ErrorKind::Abort);
+                // Over at once, but the callbacks run on another thread:
+                // the caller may hold a lock they take.
+                if let Some(job) = queued.abandon(ErrorKind::Abort) {
+                    pool.defer(job);
+                }
                 return;
             }
         }

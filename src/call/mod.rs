@@ -31,8 +31,8 @@ pub(crate) use handle::CallHandle;
 pub(crate) use outcome::Outcome;
 pub(crate) use transfer::transfer_listeners;
 
+use crate::deferred::Job;
 use crate::error::{Error, ErrorKind, Result};
-use crate::pool::Job;
 use crate::sync::lock;
 
 /// What a call sends, prepared from its options on the caller's thread;
@@ -49,6 +49,9 @@ pub(crate) trait AnyCall: Send + Sync {
     fn run(&self);
     /// Finish the call with `kind` without running it.
     fn fail(&self, kind: ErrorKind);
+    /// End the call with `kind` without running it: its outcome is fixed
+    /// now, its callbacks come back as a job for another thread.
+    fn abandon(&self, kind: ErrorKind) -> Option<Job>;
 }
 
 /// A call: what it sends (taken when it runs) and its outcome.
@@ -119,5 +122,9 @@ impl<P: PreparedCall> AnyCall for Call<P> {
     fn fail(&self, kind: ErrorKind) {
         drop(lock(&self.prepared).take());
         self.outcome.finish(Err(self.outcome.ctl.error(kind)));
+    }
+
+    fn abandon(&self, kind: ErrorKind) -> Option<Job> {
+        self.refuse(self.outcome.ctl.error(kind))
     }
 }

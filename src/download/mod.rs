@@ -234,7 +234,7 @@ impl Client {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn download_file(&self, options: DownloadFileOptions) -> DownloadTask {
-        let events = TaskEvents::new(Keep::Latest);
+        let events = TaskEvents::new(Keep::Latest, self.late_threads());
         let theirs = events.clone();
         DownloadTask {
             handle: self.start(ApiKind::DownloadFile, options, move |engine, o| {
@@ -424,11 +424,14 @@ impl PreparedCall for PreparedDownload {
         if let Some(kind) = ctl.cancelled() {
             return Err(ctl.error(kind));
         }
+        // Before the rename: a listener panicking on the final 100 % fails
+        // the call, and a failed call leaves no file.
+        let tick = throttle.finish(written);
+        self.emit(tick);
+        events.check(ctl)?;
         fs::rename(&partial.path, &final_path).map_err(|e| Error::from_file_io(API, e))?;
         let mut partial = partial;
         partial.done = true;
-        let tick = throttle.finish(written);
-        self.emit(tick);
         Ok(DownloadFileSuccess {
             temp_file_path: is_temp.then(|| final_path.clone()),
             file_path: (!is_temp).then_some(final_path),

@@ -287,10 +287,11 @@ impl Client {
     /// ```
     pub fn request(&self, options: RequestOptions) -> RequestTask {
         let cap = usize::try_from(self.max_response_size()).unwrap_or(usize::MAX);
-        let events = TaskEvents::new(Keep::ForFirst {
+        let keep = Keep::ForFirst {
             cap,
             weight: Vec::len,
-        });
+        };
+        let events = TaskEvents::new(keep, self.late_threads());
         let theirs = events.clone();
         RequestTask {
             handle: self.start(ApiKind::Request, options, move |engine, o| {

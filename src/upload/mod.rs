@@ -222,7 +222,7 @@ impl Client {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn upload_file(&self, options: UploadFileOptions) -> UploadTask {
-        let events = TaskEvents::new(Keep::Latest);
+        let events = TaskEvents::new(Keep::Latest, self.late_threads());
         let theirs = events.clone();
         UploadTask {
             handle: self.start(ApiKind::UploadFile, options, move |engine, o| {
@@ -400,6 +400,8 @@ impl PreparedCall for PreparedUpload {
             let tick = s.throttle.finish(total);
             s.emit(tick);
         }
+        // A listener panicking on the final 100 % fails the call too.
+        events.check(ctl)?;
         Ok(UploadFileSuccess {
             data,
             status_code,
