@@ -323,3 +323,35 @@ fn a_listener_panicking_on_the_final_progress_fails_the_call() {
         assert_eq!(e.kind(), ErrorKind::CallbackPanicked);
     });
 }
+
+#[test]
+fn shutdown_waits_for_a_late_listener_still_running() {
+    watchdog(Duration::from_secs(10), || {
+        let (_server, client, _open) = setup();
+        let (done, ended) = mpsc::channel();
+        let options = RequestOptions::new(format!("{API}/x")).complete(move || {
+            done.send(()).unwrap();
+        });
+        let task = client.request(options);
+        ended.recv_timeout(LONG).unwrap();
+        let (entered_tx, entered) = mpsc::channel();
+        let (release, released) = mpsc::channel::<()>();
+        task.on_headers_received(move |_| {
+            entered_tx.send(()).unwrap();
+            let _ = released.recv_timeout(LONG);
+        });
+        entered.recv_timeout(LONG).unwrap();
+        let (returned_tx, returned) = mpsc::channel();
+        let closer = client.clone();
+        thread::spawn(move || {
+            closer.shutdown();
+            returned_tx.send(()).unwrap();
+        });
+        assert!(
+            returned.recv_timeout(QUIET).is_err(),
+            "shutdown returned while a listener still ran"
+        );
+        release.send(()).unwrap();
+        returned.recv_timeout(LONG).unwrap();
+    });
+}
