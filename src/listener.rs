@@ -191,11 +191,18 @@ impl<T: Send + Sync + 'static> Listeners<T> {
         out
     }
 
-    /// Give undelivered `ForFirst` events back to the queue, in front.
-    fn requeue(&self, inner: &mut Inner<T>, backlog: VecDeque<Arc<T>>) {
+    /// Give undelivered `ForFirst` events of a removed listener to the
+    /// first listener left, ahead of its own (they are older), or back to
+    /// the queue, in front, when none is left.
+    fn requeue(&self, inner: &mut Inner<T>, mut backlog: VecDeque<Arc<T>>) {
         let Keep::ForFirst { weight, .. } = self.keep else {
             return;
         };
+        if let Some(next) = inner.entries.first_mut() {
+            backlog.append(&mut next.backlog);
+            next.backlog = backlog;
+            return;
+        }
         for ev in backlog.into_iter().rev() {
             if let Ok(ev) = Arc::try_unwrap(ev) {
                 inner.queued += weight(&ev);
@@ -512,6 +519,22 @@ mod tests {
         l.add(logger(&log, "next"));
         l.flush();
         assert_eq!(taken(&log), ["next 1", "next 2"]);
+    }
+
+    #[test]
+    fn a_first_listener_removed_with_a_backlog_hands_it_to_the_next_in_order() {
+        let l = first(100);
+        l.deliver(1);
+        l.deliver(2);
+        let log = Log::default();
+        let (a, _) = l.add(logger(&log, "a"));
+        assert!(!l.add(logger(&log, "b")).1);
+        l.remove(a);
+        // Nothing went back to the queue: a third listener gets none of it.
+        assert!(!l.add(logger(&log, "c")).1);
+        l.deliver(3);
+        assert_eq!(taken(&log), ["b 1", "b 2", "b 3", "c 3"]);
+        assert_eq!(l.pop_kept(), None);
     }
 
     #[test]

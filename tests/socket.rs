@@ -816,3 +816,33 @@ fn a_global_listener_id_works_with_the_socket_it_moved_to() {
         assert!(task.off_open(Some(id)));
     });
 }
+
+#[test]
+fn messages_before_the_peers_close_past_the_kept_cap_are_all_taken() {
+    watchdog(Duration::from_secs(10), || {
+        // 2 MiB and then the close frame: the close waits behind them.
+        let (_server, client) = server(|mut ws, _| {
+            for i in 0..200u32 {
+                let mut body = vec![0u8; 10 * 1024];
+                body[..4].copy_from_slice(&i.to_be_bytes());
+                ws.send(Message::Binary(body.into())).unwrap();
+            }
+            let _ = ws.close(None);
+            while ws.read().is_ok() {}
+        });
+        let task = client.connect_socket(ConnectSocketOptions::new(format!("{WS}/")));
+        let (closes, closed) = mpsc::channel();
+        task.on_close(move |c| {
+            let _ = closes.send(c.code);
+        });
+        task.wait_open(SECS).unwrap();
+        for i in 0..200u32 {
+            let Some(SocketMessage::Binary(b)) = task.recv(SECS).unwrap() else {
+                panic!("message {i} missing");
+            };
+            assert_eq!(b[..4], i.to_be_bytes());
+        }
+        assert_eq!(closed.recv_timeout(SECS).unwrap(), 1005);
+        assert!(task.recv(SECS).is_err());
+    });
+}

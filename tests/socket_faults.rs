@@ -503,3 +503,84 @@ fn a_peer_that_never_answers_our_close_is_dropped_after_the_close_timeout() {
         drop(others);
     });
 }
+
+/// Messages of 64 KiB: the client keeps 15 for a listener and then stops
+/// reading, so 32 of them fill its kept cap and the network between.
+const FLOOD_MESSAGE: usize = 64 * 1024;
+const FLOOD_COUNT: usize = 32;
+
+/// Flood a client nobody reads from, then (unless `answer` is false)
+/// answer its close; it must still close, and free its slot.
+fn a_flooded_socket_nobody_reads_can_close(answer: bool) {
+    let (done_tx, done_rx) = mpsc::channel::<()>();
+    let done_rx = Mutex::new(done_rx);
+    let (_server, client, seen) = setup(move |_, mut ws, seen| {
+        for i in 1..=FLOOD_COUNT {
+            if ws
+                .send(Message::Binary(vec![b'x'; FLOOD_MESSAGE].into()))
+                .is_err()
+            {
+                return report(seen, "send failed".into());
+            }
+            if i == 17 {
+                // Past what the client keeps: its reader waits for room.
+                report(seen, "flooded".into());
+            }
+        }
+        if !answer {
+            // Hold the connection, read nothing, until the test ends.
+            let _ = done_rx.lock().unwrap().recv_timeout(LIMIT);
+            return;
+        }
+        loop {
+            match ws.read() {
+                Ok(Message::Close(f)) => {
+                    let _ = ws.flush();
+                    return report(seen, format!("close {:?}", f.map(|f| u16::from(f.code))));
+                }
+                Ok(_) => {}
+                Err(e) => return report(seen, format!("read error {e}")),
+            }
+        }
+    });
+    let task = client.connect_socket(ConnectSocketOptions::new(format!("{WS}/flood")));
+    let (closed_tx, closed) = mpsc::channel();
+    let (errors_tx, errors) = mpsc::channel();
+    task.on_close(move |c| {
+        let _ = closed_tx.send((c.code, c.reason.clone()));
+    });
+    task.on_error(move |e| {
+        let _ = errors_tx.send(e.err_msg().to_owned());
+    });
+    task.wait_open(SECS).unwrap();
+    assert_eq!(seen.recv_timeout(SECS).unwrap(), "flooded");
+    let t0 = Instant::now();
+    task.close(1000, "").unwrap();
+    let close = closed.recv_timeout(LIMIT - Duration::from_secs(2)).unwrap();
+    let took = t0.elapsed();
+    assert_eq!(close, (1000, String::new()));
+    if answer {
+        assert_eq!(seen.recv_timeout(SECS).unwrap(), "close Some(1000)");
+        assert!(took < Duration::from_secs(4), "{took:?}");
+    } else {
+        assert!(
+            took >= Duration::from_secs(4) && took < Duration::from_secs(7),
+            "{took:?}"
+        );
+    }
+    assert!(closed.recv_timeout(Duration::from_millis(50)).is_err());
+    assert!(errors.try_recv().is_err());
+    assert_eq!(task.ready_state(), wxnet::ReadyState::Closed);
+    every_slot_is_free(&client);
+    drop(done_tx);
+}
+
+#[test]
+fn a_flooded_socket_nobody_reads_closes_when_the_peer_answers() {
+    watchdog(LIMIT, || a_flooded_socket_nobody_reads_can_close(true));
+}
+
+#[test]
+fn a_flooded_socket_nobody_reads_closes_after_the_close_timeout() {
+    watchdog(LIMIT, || a_flooded_socket_nobody_reads_can_close(false));
+}

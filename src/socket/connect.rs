@@ -124,14 +124,20 @@ impl Client {
                 run_socket(&shared, &engine, target, headers, options)
             }
         };
-        let spawned = thread::Builder::new()
-            .name(format!("wxnet-socket-{}", shared.id))
-            .stack_size(SOCKET_STACK)
-            .spawn(run);
+        let spawned = if spawn_fails() {
+            Err(std::io::Error::other("no thread"))
+        } else {
+            thread::Builder::new()
+                .name(format!("wxnet-socket-{}", shared.id))
+                .stack_size(SOCKET_STACK)
+                .spawn(run)
+        };
         match spawned {
             Ok(t) => registry.keep_thread(t),
             Err(e) => {
-                registry.remove(shared.id);
+                // Its global listeners wait for the next socket, and the
+                // refused socket's events are only kept, never run here.
+                registry.release(&shared);
                 let callbacks = lock(&slot).take().unwrap_or_default();
                 let e = Error::new(API, ErrorKind::Network).source_from(e);
                 return refused(&shared, callbacks, e, task);
@@ -139,6 +145,23 @@ impl Client {
         }
         task
     }
+}
+
+#[cfg(test)]
+thread_local! {
+    /// Makes the socket thread of `connect_socket` on this thread fail
+    /// to start.
+    static SPAWN_FAILS: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+#[cfg(test)]
+fn spawn_fails() -> bool {
+    SPAWN_FAILS.with(|f| f.get())
+}
+
+#[cfg(not(test))]
+fn spawn_fails() -> bool {
+    false
 }
 
 /// A socket refused before it started: closed at once, with the error
@@ -249,4 +272,55 @@ fn ended_while_connecting(s: &Shared) -> Option<Ending> {
     }
     let (close, error) = c.ended_by.clone()?;
     Some(Ending { error, close })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::mpsc;
+    use std::time::Duration;
+
+    use super::*;
+
+    const SECS: Duration = Duration::from_secs(5);
+
+    #[test]
+    fn a_socket_thread_that_cannot_start_leaves_global_listeners_pending() {
+        let client = Client::builder().skip_domain_check(true).build().unwrap();
+        let me = thread::current().id();
+        let (closes, closed) = mpsc::channel();
+        client.on_socket_close(move |c| {
+            let _ = closes.send((c.code, thread::current().id()));
+        });
+        // A loopback port nobody listens on: connecting fails at once.
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let url = format!("ws://127.0.0.1:{port}/");
+        let (fails, failed) = mpsc::channel();
+        let options = ConnectSocketOptions::new(url.clone()).fail(move |e| {
+            let _ = fails.send((e.kind(), thread::current().id()));
+        });
+        SPAWN_FAILS.with(|f| f.set(true));
+        let task = client.connect_socket(options);
+        SPAWN_FAILS.with(|f| f.set(false));
+        assert_eq!(task.ready_state(), ReadyState::Closed);
+        let (kind, on) = failed.recv_timeout(SECS).unwrap();
+        assert_eq!(kind, ErrorKind::Network);
+        assert_ne!(on, me);
+        // The task keeps its events for its own listeners.
+        let (own, own_close) = mpsc::channel();
+        task.on_close(move |c| {
+            let _ = own.send(c.code);
+        });
+        assert_eq!(own_close.recv_timeout(SECS).unwrap(), 1006);
+        // The global listener heard nothing of it, and moved to the next.
+        assert!(closed.try_recv().is_err());
+        let _next = client.connect_socket(ConnectSocketOptions::new(url));
+        let (code, on) = closed.recv_timeout(SECS).unwrap();
+        assert_eq!(code, 1006);
+        assert_ne!(on, me);
+        assert!(closed.recv_timeout(Duration::from_millis(50)).is_err());
+    }
 }

@@ -108,6 +108,12 @@ pub(super) fn read_until_end(s: &Arc<Shared>) -> Ending {
                 end
             };
         }
+        if drained.progressed {
+            // A peer that keeps sending never lets the reader go idle.
+            if let Some(end) = on_idle(s) {
+                return end;
+            }
+        }
         if eof && !drained.progressed {
             // The peer closed and nothing more will come.
             eof_spins += 1;

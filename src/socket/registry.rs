@@ -76,6 +76,17 @@ impl Registry {
         true
     }
 
+    /// Give back the slot of `s`, which never started, and the global
+    /// listeners it took, for the next socket.
+    pub(super) fn release(&self, s: &Shared) {
+        self.remove(s.id);
+        let (from, p): (&Events, &Pending) = (&s.events, &self.pending);
+        move_all(&from.open, &p.open);
+        move_all(&from.message, &p.message);
+        move_all(&from.error, &p.error);
+        move_all(&from.close, &p.close);
+    }
+
     pub(super) fn remove(&self, id: u64) {
         lock(&self.sockets).retain(|s| s.id != id);
     }

@@ -199,14 +199,26 @@ impl Shared {
 
     /// Deliver what one drain of the connection produced, in order. While
     /// nobody takes messages and the kept ones are at their cap, wait
-    /// (TCP then slows the server down).
+    /// (TCP then slows the server down). Once we started closing, the
+    /// reader must read on to the peer's close frame: a message that
+    /// finds no room then is dropped.
     pub(super) fn emit_messages(&self, batch: Vec<SocketMessage>) {
         let mut kept = false;
+        let mut dropped = 0usize;
         for m in batch {
-            self.wait_for_room(weight(&m));
+            if !self.wait_for_room(weight(&m)) {
+                dropped += 1;
+                continue;
+            }
             let _one = lock(&self.dispatch);
             self.events.flush();
             kept |= self.events.message.deliver_past_cap(m) != Delivered::ToListeners;
+        }
+        if dropped > 0 {
+            log::debug!(
+                "wxnet: socket {} closing: dropped {dropped} unread messages",
+                self.id
+            );
         }
         if kept {
             // A wake-up only when a thread waits in `recv`.
@@ -216,14 +228,31 @@ impl Shared {
         }
     }
 
-    fn wait_for_room(&self, weight: usize) {
+    /// Wait until a message of `weight` can be kept; `false` when we
+    /// started closing first and there is still no room.
+    fn wait_for_room(&self, weight: usize) -> bool {
         let mut st = lock(&self.status);
-        while self.events.message.is_full_for(weight) && lock(&self.conn).ended_by.is_none() {
+        let room = loop {
+            if !self.events.message.is_full_for(weight) {
+                break true;
+            }
+            // Not on the peer's close alone: what it sent before it can
+            // still be taken, and is not dropped.
+            if self.close_started() {
+                break false;
+            }
             st.reader_blocked = true;
             self.changed.notify_all();
             st = wait_timeout(&self.changed, st, TICK);
-        }
+        };
         st.reader_blocked = false;
+        room
+    }
+
+    /// Whether we started closing: `close`, or ended from outside.
+    fn close_started(&self) -> bool {
+        let c = lock(&self.conn);
+        c.closing.is_some() || c.ended_by.is_some()
     }
 
     /// Send `message` if the socket is open. The state is read under the
@@ -273,6 +302,9 @@ impl Shared {
                 }
                 c.closing = Some((request, Instant::now() + CLOSE_TIMEOUT));
                 self.set_state(ReadyState::Closing);
+                drop(c);
+                // A reader waiting for room among kept messages reads on.
+                self.changed.notify_all();
             }
             ReadyState::Closing | ReadyState::Closed => {}
         }

@@ -19,7 +19,12 @@ use crate::sync::{lock, wait_timeout};
 /// every listener registered after them, and messages that arrived while
 /// no `on_message` listener was registered are kept for the first one.
 /// Kept events are delivered from a library thread, never inside the
-/// `on_*` call. Scripts can instead block with
+/// `on_*` call. Kept messages are bounded at about 1 MiB: past that the
+/// reader stops reading (TCP slows the server down) until `recv` or a
+/// listener takes them. Once `close` was called (or the client shut
+/// down), messages that find the kept ones full are dropped, so that the
+/// close handshake completes.
+/// Scripts can instead block with
 /// [`wait_open`](SocketTask::wait_open) and [`recv`](SocketTask::recv).
 ///
 /// Messages that arrived before a protocol error or the server's close
