@@ -682,6 +682,40 @@ fn late_listeners_get_the_kept_open_and_close_once_on_a_library_thread() {
 }
 
 #[test]
+fn shutdown_waits_for_a_refused_sockets_callbacks() {
+    watchdog(Duration::from_secs(10), || {
+        let client = Client::builder().socket_domains([WS]).build().unwrap();
+        let (entered_tx, entered) = mpsc::channel();
+        let (release, released) = mpsc::channel::<()>();
+        let (finished_tx, finished) = mpsc::channel();
+        let released = Mutex::new(released);
+        let refused = ConnectSocketOptions::new("wss://other.example.com/").fail(move |_| {
+            entered_tx.send(()).unwrap();
+            let _ = released.lock().unwrap().recv_timeout(SECS);
+            finished_tx.send(()).unwrap();
+        });
+        let refused = client.connect_socket(refused);
+        assert_eq!(refused.ready_state(), ReadyState::Closed);
+        entered.recv_timeout(SECS).unwrap();
+
+        let (returned_tx, returned) = mpsc::channel();
+        let closer = client.clone();
+        std::thread::spawn(move || {
+            closer.shutdown();
+            returned_tx.send(()).unwrap();
+        });
+        assert!(
+            returned.recv_timeout(Duration::from_millis(200)).is_err(),
+            "shutdown returned while a refused socket's fail still ran"
+        );
+        release.send(()).unwrap();
+        returned.recv_timeout(SECS).unwrap();
+        // It had finished before shutdown returned.
+        finished.try_recv().unwrap();
+    });
+}
+
+#[test]
 fn a_listener_can_register_and_remove_listeners_from_inside_its_call() {
     watchdog(Duration::from_secs(10), || {
         let (_server, client) = echo();
@@ -844,5 +878,28 @@ fn messages_before_the_peers_close_past_the_kept_cap_are_all_taken() {
         }
         assert_eq!(closed.recv_timeout(SECS).unwrap(), 1005);
         assert!(task.recv(SECS).is_err());
+    });
+}
+
+#[test]
+fn a_listener_that_adds_a_late_listener_then_shuts_down_returns() {
+    // The added listener's kept open event waits for the listener that
+    // runs now: shutdown must not wait for it from inside that listener.
+    watchdog(Duration::from_secs(8), || {
+        let (_server, client) = echo();
+        let task = client.connect_socket(ConnectSocketOptions::new(format!("{WS}/")));
+        task.wait_open(SECS).unwrap();
+        let (tx, rx) = mpsc::channel();
+        let (inner, c) = (task.clone(), Mutex::new(Some(client.clone())));
+        let tx = Mutex::new(tx);
+        task.on_message(move |_| {
+            inner.on_open(|_| {});
+            if let Some(c) = c.lock().unwrap().take() {
+                c.shutdown();
+            }
+            let _ = tx.lock().unwrap().send(());
+        });
+        task.send("x".into()).unwrap();
+        rx.recv_timeout(SECS).unwrap();
     });
 }

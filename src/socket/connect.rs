@@ -103,11 +103,11 @@ impl Client {
         })();
         let (target, headers) = match prepared {
             Ok(v) => v,
-            Err(e) => return refused(&shared, callbacks, e, task),
+            Err(e) => return refused(self, &shared, callbacks, e, task),
         };
         if !registry.admit(&shared) {
             let e = Error::new(API, ErrorKind::TooManySockets);
-            return refused(&shared, callbacks, e, task);
+            return refused(self, &shared, callbacks, e, task);
         }
         // Taken back if the thread cannot start, so the call still ends.
         let slot = Arc::new(Mutex::new(Some(callbacks)));
@@ -140,7 +140,7 @@ impl Client {
                 registry.release(&shared);
                 let callbacks = lock(&slot).take().unwrap_or_default();
                 let e = Error::new(API, ErrorKind::Network).source_from(e);
-                return refused(&shared, callbacks, e, task);
+                return refused(self, &shared, callbacks, e, task);
             }
         }
         task
@@ -166,8 +166,15 @@ fn spawn_fails() -> bool {
 
 /// A socket refused before it started: closed at once, with the error
 /// and a close event kept for late listeners, so every socket ends with a
-/// close event, even one that never connected.
-fn refused(s: &Shared, callbacks: Callbacks<()>, e: Error, task: SocketTask) -> SocketTask {
+/// close event, even one that never connected. `fail` and `complete` run
+/// on one of the client's short-lived threads, which shutdown waits for.
+fn refused(
+    client: &Client,
+    s: &Shared,
+    callbacks: Callbacks<()>,
+    e: Error,
+    task: SocketTask,
+) -> SocketTask {
     s.set_state(ReadyState::Closed);
     s.finished.store(true, Ordering::Release);
     // Nobody listens yet: these only keep the events.
@@ -185,10 +192,10 @@ fn refused(s: &Shared, callbacks: Callbacks<()>, e: Error, task: SocketTask) -> 
             }
         }
     };
-    let spawned = thread::Builder::new()
-        .name(format!("wxnet-late-{}", s.id))
-        .stack_size(SOCKET_STACK)
-        .spawn(outcome);
+    let spawned =
+        client
+            .late_threads()
+            .spawn(format!("wxnet-late-{}", s.id), SOCKET_STACK, outcome);
     if let Err(spawn) = spawned {
         // Out of threads: better here than never, as every call ends.
         log::error!("wxnet: no thread for connectSocket callbacks: {spawn}");
