@@ -94,11 +94,11 @@ struct Queue {
 
 /// The callback thread of one client (see the module docs).
 #[derive(Default)]
-pub(crate) struct Callbacks {
+pub(crate) struct CallbackThread {
     queue: Arc<(Mutex<Queue>, Condvar)>,
 }
 
-impl Callbacks {
+impl CallbackThread {
     /// Queue `job`, starting the thread if needed; `Err` gives it back once
     /// closed or when no thread can start.
     pub(crate) fn push(&self, job: Job) -> Result<(), Job> {

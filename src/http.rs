@@ -119,22 +119,10 @@ pub(crate) struct Sent {
 /// An `on_headers_received` listener.
 pub(crate) type HeadersFn = Box<dyn FnOnce(&crate::HeadersReceived) + Send>;
 
-/// Status, headers and cookies of a response head; the listener, if any,
-/// sees them before the body is read.
-pub(crate) fn head(
-    response: &Response<Body>,
-    listener: Option<HeadersFn>,
-) -> (u16, crate::Header, Vec<String>) {
-    let status_code = response.status().as_u16();
+/// Status, headers and cookies of a response head.
+pub(crate) fn head(response: &Response<Body>) -> (u16, crate::Header, Vec<String>) {
     let (header, cookies) = crate::Header::from_http(response.headers());
-    if let Some(f) = listener {
-        f(&crate::HeadersReceived {
-            header: header.clone(),
-            cookies: cookies.clone(),
-            status_code,
-        });
-    }
-    (status_code, header, cookies)
+    (response.status().as_u16(), header, cookies)
 }
 
 /// The content codings of `response` to a `method` request, as this

@@ -33,7 +33,7 @@ use std::thread::{self, JoinHandle, ThreadId};
 use std::time::{Duration, Instant};
 
 use crate::call::{AnyCall, Cancel};
-use crate::deferred::{Callbacks, Job, LateThreads};
+use crate::deferred::{CallbackThread, Job, LateThreads};
 use crate::error::ErrorKind;
 use crate::sync::{lock, wait, wait_timeout};
 
@@ -105,7 +105,7 @@ pub(crate) struct Pool {
     shared: Arc<Shared>,
     threads: Mutex<Vec<JoinHandle<()>>>,
     thread_ids: Vec<ThreadId>,
-    callbacks: Callbacks,
+    callbacks: CallbackThread,
     late: Arc<LateThreads>,
 }
 
@@ -156,7 +156,7 @@ impl Pool {
             shared,
             threads: Mutex::new(threads),
             thread_ids,
-            callbacks: Callbacks::default(),
+            callbacks: CallbackThread::default(),
             late: Arc::default(),
         };
         spawned.map(|()| pool)

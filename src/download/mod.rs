@@ -361,7 +361,7 @@ impl PreparedCall for PreparedDownload {
             response,
             redirects,
         } = http::send(&engine, ctl, &exchange)?;
-        let (status_code, header, cookies) = http::head(&response, None);
+        let (status_code, header, cookies) = http::head(&response);
         events.emit_head(ctl, status_code, &header, &cookies)?;
         let decoding = http::decoding(&engine, &response, Method::Get);
         let mut body = response.into_body();

@@ -405,7 +405,7 @@ impl PreparedCall for PreparedRequest {
             response,
             redirects,
         } = http::send(&engine, ctl, &exchange)?;
-        let (status_code, header, cookies) = http::head(&response, None);
+        let (status_code, header, cookies) = http::head(&response);
         events.emit_head(ctl, status_code, &header, &cookies)?;
         let decoding = http::decoding(&engine, &response, self.method);
         let mut body = response.into_body();

@@ -384,7 +384,7 @@ impl PreparedCall for PreparedUpload {
             response,
             redirects,
         } = http::send(&self.engine, ctl, &exchange)?;
-        let (status_code, header, cookies) = http::head(&response, None);
+        let (status_code, header, cookies) = http::head(&response);
         events.emit_head(ctl, status_code, &header, &cookies)?;
         let decoding = http::decoding(&self.engine, &response, Method::Post);
         let mut body = response.into_body();
