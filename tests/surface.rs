@@ -175,3 +175,75 @@ fn the_spec_surface_compiles_and_behaves() -> Result<(), Box<dyn std::error::Err
     send_sync(&client);
     Ok(())
 }
+
+/// The second-wave names: task listeners with `ListenerId` and `off_*`,
+/// `decompress`, `proxy`, the narrower error kinds and `Api`.
+#[test]
+fn the_second_wave_surface_compiles_and_behaves() -> Result<(), Box<dyn std::error::Error>> {
+    let client = wxnet::Client::builder()
+        .request_domains(["https://api.example.com"])
+        .upload_domains(["https://up.example.com"])
+        .download_domains(["https://dl.example.com"])
+        .socket_domains(["wss://ws.example.com"])
+        .decompress(true)
+        .proxy("http://user:secret@127.0.0.1:3128")
+        .build()?;
+    assert_eq!(client.proxy().as_deref(), Some("http://127.0.0.1:3128"));
+
+    let task = client.upload_file(wxnet::UploadFileOptions::new(
+        "https://elsewhere.example.com/u",
+        "missing.bin",
+        "file",
+    ));
+    let id: wxnet::ListenerId = task.on_progress_update(|p: &wxnet::UploadProgress| {
+        let _ = (
+            p.progress,
+            p.total_bytes_sent,
+            p.total_bytes_expected_to_send,
+        );
+    });
+    let head = task.on_headers_received(|_: &wxnet::HeadersReceived| {});
+    assert!(task.off_progress_update(Some(id)));
+    assert!(task.off_headers_received(None));
+    assert!(!task.off_headers_received(Some(head)));
+    let e = task.wait().unwrap_err();
+    assert_eq!(e.kind(), wxnet::ErrorKind::DomainNotAllowed);
+    assert!(e.api() == "uploadFile");
+    assert_eq!(e.api(), wxnet::Api::UploadFile);
+
+    let task = client.download_file(wxnet::DownloadFileOptions::new("https://x.example.com/f"));
+    let id = task.on_progress_update(|_: &wxnet::DownloadProgress| {});
+    assert!(task.off_progress_update(Some(id)));
+    assert_eq!(task.wait().unwrap_err().errno(), 600002);
+
+    let task = client.request(wxnet::RequestOptions::new("https://x.example.com/r"));
+    let a = task.on_headers_received(|_| {});
+    let b = task.on_chunk_received(|_: &[u8]| {});
+    assert_ne!(a, b);
+    assert!(task.off_headers_received(Some(a)));
+    assert!(task.off_chunk_received(Some(b)));
+    assert_eq!(task.wait().unwrap_err().api().wx_name(), "request");
+
+    let socket = client.connect_socket(wxnet::ConnectSocketOptions::new("wss://x.example.com/"));
+    let open = socket.on_open(|_: &wxnet::SocketOpen| {});
+    let msg = socket.on_message(|_: &wxnet::SocketMessage| {});
+    let err = socket.on_error(|_: &wxnet::Error| {});
+    let close = socket.on_close(|_: &wxnet::SocketClose| {});
+    assert!(socket.off_open(Some(open)));
+    assert!(socket.off_message(Some(msg)));
+    assert!(socket.off_error(Some(err)));
+    assert!(socket.off_close(Some(close)));
+    assert!(!socket.off_close(None));
+
+    // The narrower kinds exist and keep the runtime's errno.
+    for kind in [
+        wxnet::ErrorKind::Dns,
+        wxnet::ErrorKind::ConnectionRefused,
+        wxnet::ErrorKind::ConnectionReset,
+        wxnet::ErrorKind::InvalidResponse,
+        wxnet::ErrorKind::Network,
+    ] {
+        assert_eq!(kind.errno(), 600001);
+    }
+    Ok(())
+}
