@@ -40,6 +40,7 @@ mod probe;
 mod protocol;
 mod report;
 mod rules;
+mod stores;
 
 use std::net::SocketAddr;
 use std::time::{Duration, SystemTime};
@@ -48,6 +49,7 @@ use rustls::pki_types::CertificateDer;
 
 pub use doctor::{EntryVerdict, configured_proxy, domain_entries, domain_verdicts};
 pub use report::{Bullet, CheckResult, Report, Status};
+pub use stores::RootStore;
 
 use crate::error::{Api, Error};
 use probe::{Offer, Probe};

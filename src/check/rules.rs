@@ -95,14 +95,6 @@ const UNDECIDABLE: &[(&str, &str)] = &[
         "C-02",
         "CBC, RSA key exchange, 3DES and RC4 suites cannot be offered by rustls",
     ),
-    (
-        "X-05",
-        "no Apple root snapshot is bundled; X-04 covers the Mozilla store only",
-    ),
-    (
-        "X-06",
-        "no AOSP root snapshot is bundled; X-04 covers the Mozilla store only",
-    ),
     ("X-15", "no CA denylist is bundled"),
     (
         "ICP",

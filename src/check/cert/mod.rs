@@ -183,6 +183,7 @@ impl<'a> Chain<'a> {
         self.validity(out);
         self.not_self_signed(out);
         self.chains_to_root(out);
+        self.platform_stores(out);
         self.complete(out);
         self.order(out);
         self.signatures(out);
@@ -240,7 +241,7 @@ impl<'a> Chain<'a> {
 
 /// Whether a verification result shows a path to a trusted root (a name
 /// or date problem is judged by, not by the path).
-fn builds_path(r: &Result<(), rustls::Error>) -> bool {
+pub(in crate::check) fn builds_path(r: &Result<(), rustls::Error>) -> bool {
     use rustls::CertificateError as E;
     matches!(
         r,

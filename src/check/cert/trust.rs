@@ -1,12 +1,24 @@
 //! One function per rule about the chain as a path: a trusted root
-//! (X-04), completeness as served (X-07, confirmed through the issuer URL
-//! when one is named) and order (X-08).
+//! (X-04), the phones' own root stores (X-05 Apple, X-06 Android),
+//! completeness as served (X-07, confirmed through the issuer URL when
+//! one is named) and order (X-08).
+
+use std::time::Duration;
 
 use rustls::CertificateError;
+use rustls::pki_types::UnixTime;
 use x509_parser::prelude::{GeneralName, ParsedExtension, X509Certificate};
 
 use super::{Chain, builds_path};
+use crate::check::report::Status;
 use crate::check::rules::Verdicts;
+use crate::check::stores::{self, End, RootStore};
+
+/// Said of a chain that ends at a root the checker was given: the
+/// platform verdicts read it.
+pub(in crate::check) const ADDED_ROOT: &str = "ends at the added root";
+/// Said by X-06 of a root that Android 4.4–6 do not all have.
+pub(in crate::check) const OLD_ANDROID_LACKS: &str = "Android 4.4–6 lack it";
 
 const OID_CA_ISSUERS: &str = "1.3.6.1.5.5.7.48.2";
 
@@ -38,6 +50,110 @@ impl Chain<'_> {
             )
         };
         out.fail("X-04", format!("{}{why}", describe(e)), fix);
+    }
+
+    /// X-05 and X-06: the root the chain ends at in Apple's and in
+    /// Android's snapshot. Missing from Apple's fails (iPhones refuse
+    /// it); missing from Android's warns, since the store of a device
+    /// depends on its release.
+    pub(super) fn platform_stores(&self, out: &mut Verdicts) {
+        let apple = RootStore::apple();
+        let android = RootStore::android();
+        self.in_store("X-05", apple, Status::Fail, "iPhones refuse it", out);
+        self.in_store(
+            "X-06",
+            android,
+            Status::Warn,
+            "Android phones refuse it",
+            out,
+        );
+    }
+
+    fn in_store(
+        &self,
+        id: &'static str,
+        store: &RootStore,
+        missing: Status,
+        who: &str,
+        out: &mut Verdicts,
+    ) {
+        let at = UnixTime::since_unix_epoch(Duration::from_secs(self.secs.max(0) as u64));
+        let label = store.label();
+        let old = |spki: &[u8; 32]| match (id, RootStore::old_android().find(spki)) {
+            ("X-06", None) => {
+                format!("; {OLD_ANDROID_LACKS} (not in both the Android 4.4 and 6 stores)")
+            }
+            ("X-06", Some(_)) => "; Android 4.4–6 have it too".into(),
+            _ => String::new(),
+        };
+        let last = self.last();
+        let root_name = if last.subject().as_raw() == last.issuer().as_raw() {
+            last.subject()
+        } else {
+            last.issuer()
+        };
+        let fix = format!("use a certificate from a CA in {}'s store", store.name());
+        match stores::ends_at(store, &self.seen.chain, at) {
+            End::Root {
+                subject,
+                spki_sha256,
+            } => {
+                let msg = format!("chains to '{subject}' in {label}{}", old(&spki_sha256));
+                out.pass(id, msg);
+            }
+            End::Named {
+                subject,
+                spki_sha256,
+            } => out.pass(
+                id,
+                format!(
+                    "the last issuer is '{subject}', in {label}, though the path does not \
+                     verify (see X-04){}",
+                    old(&spki_sha256)
+                ),
+            ),
+            End::Absent if self.self_signed => {
+                let msg = format!("the leaf is self-signed (see X-03): not in {label}");
+                out.fail(id, msg, "use a certificate from a public CA");
+            }
+            End::Absent if self.private_root => out.warn(
+                id,
+                format!(
+                    "{ADDED_ROOT} '{root_name}', which is not in {label}: devices trust it \
+                     only once it is installed{}",
+                    if id == "X-06" {
+                        " (and apps on Android 7+ trust user-installed roots only if they \
+                         opt in)"
+                    } else {
+                        ""
+                    }
+                ),
+                "install the root on test devices, or use a public CA for production",
+            ),
+            End::Absent if self.incomplete => out.unknown(
+                id,
+                format!(
+                    "the chain is incomplete as served (see X-07), so the root it ends at \
+                     is not known; '{}' is not in {label}",
+                    last.issuer()
+                ),
+            ),
+            End::Absent if self.trusted => out.add(
+                id,
+                missing,
+                format!(
+                    "ends at '{root_name}', which is in the Mozilla store but not in \
+                     {label}: {who}"
+                ),
+                fix,
+            ),
+            End::Absent => out.add(
+                id,
+                missing,
+                format!("no root of {label} issued this chain (its last issuer: '{root_name}')"),
+                fix,
+            ),
+        }
     }
 
     /// X-07: the issuer of the last certificate sent is sent too or is a
