@@ -36,6 +36,7 @@
 mod cert;
 mod doctor;
 mod http;
+mod platform;
 mod probe;
 mod protocol;
 mod report;
@@ -48,6 +49,7 @@ use std::time::{Duration, SystemTime};
 use rustls::pki_types::CertificateDer;
 
 pub use doctor::{EntryVerdict, configured_proxy, domain_entries, domain_verdicts};
+pub use platform::{Platform, PlatformVerdict, Verdict};
 pub use report::{Bullet, CheckResult, Report, Status};
 pub use stores::RootStore;
 

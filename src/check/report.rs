@@ -193,6 +193,7 @@ impl Report {
             "target": self.target,
             "address": self.address.map(|a| a.to_string()),
             "failed": self.failed(),
+            "platforms": super::platform::to_json(&self.platforms()),
             "results": self.results.iter().map(|r| serde_json::json!({
                 "id": r.id,
                 "bullet": format!("{:?}", r.bullet),
@@ -220,6 +221,7 @@ impl Report {
             out.push_str(&format!(" ({a})"));
         }
         out.push('\n');
+        out.push_str(&super::platform::to_text(&self.platforms()));
         for bullet in Bullet::ALL {
             let rows: Vec<_> = self.results.iter().filter(|r| r.bullet == bullet).collect();
             if rows.is_empty() {

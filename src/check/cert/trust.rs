@@ -130,6 +130,15 @@ impl Chain<'_> {
                 ),
                 "install the root on test devices, or use a public CA for production",
             ),
+            End::Absent if self.elsewhere(store).is_some() => out.add(
+                id,
+                missing,
+                format!(
+                    "ends at '{root_name}', which is in {} but not in {label}: {who}",
+                    self.elsewhere(store).unwrap_or_default()
+                ),
+                fix,
+            ),
             End::Absent if self.incomplete => out.unknown(
                 id,
                 format!(
@@ -154,6 +163,17 @@ impl Chain<'_> {
                 fix,
             ),
         }
+    }
+
+    /// The other phone store the chain ends in, when it is not in
+    /// `store`: the chain is complete, just not trusted there.
+    fn elsewhere(&self, store: &RootStore) -> Option<String> {
+        let at = UnixTime::since_unix_epoch(Duration::from_secs(self.secs.max(0) as u64));
+        [RootStore::apple(), RootStore::android()]
+            .into_iter()
+            .filter(|s| s.name() != store.name())
+            .find(|s| stores::ends_at(s, &self.seen.chain, at) != End::Absent)
+            .map(RootStore::label)
     }
 
     /// the issuer of the last certificate sent is sent too or is a
