@@ -35,6 +35,7 @@
 
 mod cert;
 mod doctor;
+mod html;
 mod http;
 mod platform;
 mod probe;

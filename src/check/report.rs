@@ -68,7 +68,7 @@ pub enum Bullet {
 
 impl Bullet {
     /// Every bullet, in report order.
-    const ALL: [Bullet; 5] = [
+    pub(super) const ALL: [Bullet; 5] = [
         Bullet::Domain,
         Bullet::TlsVersion,
         Bullet::Certificate,

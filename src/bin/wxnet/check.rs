@@ -20,11 +20,19 @@ pub struct Args {
     /// the other checks
     #[arg(long)]
     allow_local: bool,
+    /// Also write the report as one self-contained HTML page to this file
+    #[arg(long, value_name = "FILE")]
+    html: Option<std::path::PathBuf>,
     #[command(flatten)]
     common: Common,
 }
 
 pub fn run(a: Args) -> crate::Outcome {
     let checker = common::at(common::checker(&a.common)?, a.at).allow_local(a.allow_local);
-    common::report(checker.check(&a.target), a.common.json)
+    let report = checker.check(&a.target);
+    if let (Some(path), Ok(r)) = (&a.html, &report) {
+        std::fs::write(path, r.to_html())
+            .map_err(|e| crate::Usage(format!("cannot write {}: {e}", path.display())))?;
+    }
+    common::report(report, a.common.json)
 }
