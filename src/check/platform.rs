@@ -2,13 +2,23 @@
 //! derived from the rule verdicts of a [`Report`] and from what each
 //! platform's TLS stack offers (public facts, sources named):
 //!
-//! | Platform | Versions | TLS 1.2 suites | Certificates | Roots |
-//! |---|---|---|---|---|
-//! | iOS (ATS) | 1.2, 1.3 | the 11 ECDHE + AES suites of ATS, GCM or CBC (Apple, "Preventing Insecure Network Connections") | SHA-2, RSA ≥ 2048 / ECDSA ≥ 256, serverAuth, ≤ 398 days, CT (Apple HT210176, HT211025, Apple CT policy) | Apple's store (X-05) |
-//! | Android 7+ | 1.0–1.2; 1.3 from API 29 (Android 10) | ECDHE and RSA key exchange, AES-GCM, AES-CBC, ChaCha20 (Android `SSLSocket` reference, protocol and cipher suite tables) | as issued | the AOSP store (X-06) |
-//! | Android 4.4–6 | 1.0 (4.4); 1.0–1.2 (5–6, API 20+) | AES-CBC; AES-GCM from API 20 (same tables) | as issued | the roots of both the 4.4 and 6 stores (X-06) |
-//! | WeChat devtools | 1.2, 1.3 (Chromium removed 1.0/1.1 in Chrome 84) | ECDHE and RSA key exchange, AES-GCM, ChaCha20, AES-CBC | as issued; fetches missing intermediates | the desktop's store, approximated by Mozilla's (X-04) |
-//! | wxnet (rustls) | 1.2, 1.3 | ECDHE with AES-GCM or ChaCha20 only: no CBC, no RSA key exchange | SHA-2, RSA ≥ 2048 | Mozilla (webpki-roots) and added roots (X-04) |
+//! - **iOS (ATS)**: TLS 1.2 with the 11 ECDHE + AES suites of ATS (GCM or
+//!   CBC), TLS 1.3; SHA-2 signatures, RSA ≥ 2048 or ECDSA ≥ 256, serverAuth,
+//!   ≤ 398 days, CT; Apple's root store (X-05). Sources: Apple, "Preventing
+//!   Insecure Network Connections"; HT210176; HT211025; Apple's CT policy.
+//! - **Android 7+** (API 24+): TLS 1.0–1.2, TLS 1.3 from API 29 (Android
+//!   10); ECDHE or RSA key exchange with AES-GCM, AES-CBC or ChaCha20; the
+//!   AOSP store (X-06). Source: the Android `SSLSocket` reference, its
+//!   tables of protocols and cipher suites by API level.
+//! - **Android 4.4–6** (API 19–23): TLS 1.0 on 4.4 (1.1 and 1.2 are enabled
+//!   by default from API 20), AES-CBC, AES-GCM from API 20; the roots of
+//!   both the 4.4 and the 6 AOSP stores (X-06). Same source.
+//! - **WeChat devtools**: Chromium, TLS 1.2 and 1.3 (TLS 1.0/1.1 removed in
+//!   Chrome 84), GCM, ChaCha20 and CBC; it fetches missing intermediates;
+//!   the desktop's root store, approximated by Mozilla's (X-04).
+//! - **wxnet (rustls)**: TLS 1.2 and 1.3, ECDHE with AES-GCM or ChaCha20
+//!   only (no CBC, no RSA key exchange), SHA-2, RSA ≥ 2048; Mozilla's roots
+//!   and added roots (X-04).
 //!
 //! The devices' own HTTP stacks are assumed (WeChat may ship its own on
 //! Android). A rule a platform depends on that is UNKNOWN, or not judged,
@@ -174,7 +184,8 @@ impl Report {
     /// // A server that speaks only TLS 1.3: Android 7–9 cannot reach it.
     /// let mut r = Report::new("api.example.com");
     /// r.results.push(CheckResult::new("P-01", Status::Fail, "TLS 1.2 was refused", ""));
-    /// r.results.push(CheckResult::new("P-02", Status::Info, "TLS 1.3 with TLS13_AES_128_GCM_SHA256", ""));
+    /// let tls13 = "TLS 1.3 with TLS13_AES_128_GCM_SHA256";
+    /// r.results.push(CheckResult::new("P-02", Status::Info, tls13, ""));
     /// let v = r.platforms();
     /// assert_eq!(v[1].platform, Platform::Android);
     /// assert_eq!(v[1].verdict, Verdict::No);
@@ -283,7 +294,7 @@ impl<'a> Facts<'a> {
             return Bears::Unknown(format!("{id}: not judged"));
         };
         match r.status {
-            Status::Warn if r.message.contains(ADDED_ROOT) => {
+            Status::Info if r.message.contains(ADDED_ROOT) => {
                 Bears::Note(format!("{id}: only where the added root is installed"))
             }
             Status::Warn | Status::Fail => Bears::Broken(format!("{id}: {}", r.message)),

@@ -116,7 +116,7 @@ impl Chain<'_> {
                 let msg = format!("the leaf is self-signed (see X-03): not in {label}");
                 out.fail(id, msg, "use a certificate from a public CA");
             }
-            End::Absent if self.private_root => out.warn(
+            End::Absent if self.private_root => out.info(
                 id,
                 format!(
                     "{ADDED_ROOT} '{root_name}', which is not in {label}: devices trust it \
