@@ -40,6 +40,7 @@ mod http;
 mod platform;
 mod probe;
 mod protocol;
+mod raw;
 mod report;
 mod rules;
 mod stores;
@@ -55,7 +56,6 @@ pub use report::{Bullet, CheckResult, Report, Status};
 pub use stores::RootStore;
 
 use crate::error::{Api, Error};
-use probe::{Offer, Probe};
 use rules::Verdicts;
 
 const API: Api = Api::Check;
@@ -344,27 +344,19 @@ impl Run<'_> {
                 return None;
             }
         };
-        let (seen, agreed) = match self.probe(addr, &Offer::versions(true, true)) {
-            Probe::Done(seen, agreed) => (seen, agreed),
-            Probe::Refused(why) | Probe::Failed(why) => {
-                self.out.fail(
-                    "T-02",
-                    format!("{addr}: {why}"),
-                    "make the server accept TLS 1.2 or 1.3 connections on this port",
-                );
-                self.out.undecidable();
-                return Some(addr);
-            }
+        let survey = self.survey(addr);
+        let Some((seen, rustls)) = self.reachable(addr, &survey) else {
+            self.out.undecidable();
+            return Some(addr);
         };
-        let msg = format!(
-            "{addr}: {}, {}, {}",
-            agreed.version, agreed.suite, agreed.group
-        );
-        self.out.pass("T-02", msg);
-        self.versions(addr);
-        self.groups(addr);
-        self.certificates(addr, &seen);
-        self.no_sni(addr, &seen);
+        self.versions(addr, &survey);
+        self.groups(addr, rustls);
+        self.certificates(addr, &seen, Run::raw_chains(&survey));
+        if rustls {
+            self.no_sni(addr, &seen);
+        } else {
+            self.raw_no_sni(addr, &seen, &survey);
+        }
         self.http_checks(addr);
         self.out.undecidable();
         Some(addr)

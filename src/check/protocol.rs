@@ -1,58 +1,137 @@
-//! What the server speaks: TLS versions (P-01, P-02), the ATS cipher
-//! suites (C-01), key-exchange groups (C-03) and its answer without SNI
-//! (S-01), each judged from the probes that offered just that.
+//! What the server speaks: reachability (T-02), TLS versions (P-01 …
+//! P-04), the ATS cipher suites (C-01), weak suites (C-02), key-exchange
+//! groups (C-03) and its answer without SNI (S-01), each judged from the
+//! rustls probes that offered just that and from the raw probe, which
+//! offers what rustls cannot.
 
 use std::net::SocketAddr;
 
 use rustls::crypto::{SupportedKxGroup, ring};
 
 use super::Run;
-use super::probe::{Offer, Probe, Seen, suite_name};
+use super::probe::{Offer, Probe, Seen};
+use super::raw::hello::{SSL3, TLS10, TLS11, TLS12, TLS13};
+use super::raw::suites::{self, Enc};
+use super::raw::{self, Survey, VersionScan, version_name};
 
 impl Run<'_> {
-    /// P-01, P-02 and C-01.
-    pub(super) fn versions(&mut self, addr: SocketAddr) {
+    /// T-02: some client completes a handshake. rustls first; when it
+    /// cannot, a ServerHello to the raw probe still shows the server is
+    /// reachable, and the rules after this one say why rustls failed.
+    /// The chain to judge, when the server is reachable, and whether
+    /// rustls finished a handshake.
+    pub(super) fn reachable(&mut self, addr: SocketAddr, survey: &Survey) -> Option<(Seen, bool)> {
+        let why = match self.probe(addr, &Offer::versions(true, true)) {
+            Probe::Done(seen, agreed) => {
+                let msg = format!(
+                    "{addr}: {}, {}, {}",
+                    agreed.version, agreed.suite, agreed.group
+                );
+                self.out.pass("T-02", msg);
+                return Some((seen, true));
+            }
+            Probe::Refused(why) | Probe::Failed(why) => why,
+        };
+        let Some(best) = survey.best() else {
+            let raw = survey.scan(TLS12).map_or_else(String::new, |s| {
+                format!("; raw TLS 1.2 hello: {}", s.answer.describe())
+            });
+            self.out.fail(
+                "T-02",
+                format!("{addr}: no TLS handshake: {why}{raw}"),
+                "make the server accept TLS 1.2 or 1.3 connections on this port",
+            );
+            return None;
+        };
+        self.out.pass(
+            "T-02",
+            format!(
+                "{addr}: {} with {} (raw probe); a modern client (rustls) could not \
+                 finish a handshake ({why}): the rules below say why",
+                version_name(best.version),
+                suites::name(best.suite)
+            ),
+        );
+        let seen = survey
+            .chain()
+            .map_or_else(Seen::default, |f| raw::seen(&f.chain, &f.ocsp));
+        Some((seen, false))
+    }
+
+    /// P-01 … P-04, C-01 and C-02.
+    pub(super) fn versions(&mut self, addr: SocketAddr, survey: &Survey) {
         let tls12 = self.probe(addr, &Offer::versions(true, false));
         let tls13 = self.probe(addr, &Offer::versions(false, true));
-        match tls12 {
-            Probe::Done(_, agreed) => self
+        let raw12 = survey.scan(TLS12);
+        match (&tls12, raw12.and_then(|s| s.answer.accepted(TLS12))) {
+            (Probe::Done(_, agreed), _) => self
                 .out
                 .pass("P-01", format!("TLS 1.2 with {}", agreed.suite)),
-            Probe::Refused(why) => self.out.fail(
+            (Probe::Refused(why) | Probe::Failed(why), Some(f)) => self.out.pass(
                 "P-01",
                 format!(
-                    "TLS 1.2 with an ECDHE + AES-GCM/ChaCha20 suite was refused ({why}); \
-                     older phones speak only TLS 1.2"
+                    "TLS 1.2 with {} (raw probe; rustls failed: {why})",
+                    suites::name(f.suite)
                 ),
-                "enable TLSv1.2 next to TLSv1.3 (nginx: ssl_protocols TLSv1.2 TLSv1.3;) \
-                 with ECDHE-…-GCM suites",
             ),
-            Probe::Failed(why) => self.out.unknown("P-01", format!("no answer: {why}")),
+            (Probe::Refused(why), None) => self.no_tls12(why, survey),
+            (Probe::Failed(why), None) => match raw12 {
+                Some(s) if s.answer.refused(TLS12) => self.no_tls12(why, survey),
+                _ => self.out.unknown("P-01", format!("no answer: {why}")),
+            },
         }
-        match &tls13 {
-            Probe::Done(_, agreed) => {
+        let raw13 = survey.scan(TLS13).and_then(|s| s.answer.accepted(TLS13));
+        match (&tls13, raw13) {
+            (Probe::Done(_, agreed), _) => {
                 self.out
                     .info("P-02", format!("TLS 1.3 with {}", agreed.suite), "")
             }
+            (_, Some(f)) => self.out.info(
+                "P-02",
+                format!("TLS 1.3 with {} (raw probe)", suites::name(f.suite)),
+                "",
+            ),
             _ => self.out.info(
                 "P-02",
                 "TLS 1.3 is not offered",
                 "enabling TLSv1.3 is recommended",
             ),
         }
-        self.ats_suites(addr, tls13.done());
+        self.old_versions(survey);
+        self.ats_suites(addr, tls13.done() || raw13.is_some(), survey);
+        self.weak_suites(survey);
     }
 
-    /// C-01: an AES-GCM ATS suite on TLS 1.2 (the ones rustls can offer),
-    /// or TLS 1.3, whose suites all meet ATS.
-    fn ats_suites(&mut self, addr: SocketAddr, ok13: bool) {
+    /// P-01 failed: TLS 1.2 is refused, by rustls and the raw probe.
+    fn no_tls12(&mut self, why: &str, survey: &Survey) {
+        let older: Vec<String> = [SSL3, TLS10, TLS11]
+            .into_iter()
+            .filter(|v| survey.scan(*v).is_some_and(|s| s.accepted()))
+            .map(version_name)
+            .collect();
+        let only = if older.is_empty() {
+            String::new()
+        } else {
+            format!("; the server speaks only {}", older.join(" and "))
+        };
+        self.out.fail(
+            "P-01",
+            format!("TLS 1.2 was refused ({why}){only}; iPhones and current Android need TLS 1.2"),
+            "enable TLSv1.2 next to TLSv1.3 (nginx: ssl_protocols TLSv1.2 TLSv1.3;) \
+             with ECDHE-…-GCM suites",
+        );
+    }
+
+    /// C-01: an ATS suite on TLS 1.2 (AES-GCM through rustls, all eleven
+    /// through the raw probe), or TLS 1.3, whose suites all meet ATS.
+    fn ats_suites(&mut self, addr: SocketAddr, ok13: bool, survey: &Survey) {
         let gcm12 = [
             ring::cipher_suite::TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,
             ring::cipher_suite::TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
             ring::cipher_suite::TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,
             ring::cipher_suite::TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
         ];
-        let accepted: Vec<String> = gcm12
+        let mut accepted: Vec<u16> = gcm12
             .iter()
             .filter(|s| {
                 let offer = Offer {
@@ -61,31 +140,79 @@ impl Run<'_> {
                 };
                 self.probe(addr, &offer).done()
             })
-            .map(suite_name)
+            .map(|s| u16::from(s.suite()))
             .collect();
-        if accepted.is_empty() && !ok13 {
-            self.out.fail(
-                "C-01",
-                "no ECDHE + AES-GCM suite on TLS 1.2 and no TLS 1.3 \
-                 (the 7 CBC ATS suites cannot be probed here)",
-                "offer ECDHE-ECDSA/RSA-AES128-GCM-SHA256 and -AES256-GCM-SHA384, \
-                 or enable TLS 1.3",
-            );
-            return;
+        let raw12 = survey.scan(TLS12);
+        for s in raw12.into_iter().flat_map(|s| s.suites()) {
+            if s.ats() && !accepted.contains(&s.id) {
+                accepted.push(s.id);
+            }
         }
+        if accepted.is_empty() && !ok13 {
+            return self.no_ats_suite(raw12);
+        }
+        let names: Vec<String> = accepted.iter().map(|id| suites::name(*id)).collect();
         let mut msg = if accepted.is_empty() {
             "TLS 1.3 (all its suites meet ATS)".to_string()
         } else {
-            format!("TLS 1.2 ATS suites accepted: {}", accepted.join(", "))
+            format!("TLS 1.2 ATS suites accepted: {}", names.join(", "))
         };
+        let aead = accepted
+            .iter()
+            .any(|id| suites::find(*id).is_some_and(|s| s.enc == Enc::Aead));
+        if !accepted.is_empty() && !aead {
+            msg.push_str(" (CBC only: see C-02)");
+        }
         if ok13 && !accepted.is_empty() {
             msg.push_str("; TLS 1.3 too");
         }
         self.out.pass("C-01", msg);
     }
 
-    /// C-03: which 256-bit-or-larger ECDHE groups are accepted.
-    pub(super) fn groups(&mut self, addr: SocketAddr) {
+    /// C-01 failed, or could not be told.
+    fn no_ats_suite(&mut self, raw12: Option<&VersionScan>) {
+        let fix = "offer ECDHE-ECDSA/RSA-AES128-GCM-SHA256 and -AES256-GCM-SHA384 \
+                   (nginx: ssl_ciphers ECDHE+AESGCM:ECDHE+AES;), or enable TLS 1.3";
+        let Some(scan) = raw12 else {
+            return self
+                .out
+                .unknown("C-01", "the raw TLS 1.2 probe did not run");
+        };
+        if let Some(cut) = &scan.cut {
+            return self
+                .out
+                .unknown("C-01", format!("the TLS 1.2 suites are unknown: {cut}"));
+        }
+        let found = if scan.accepted() {
+            let names: Vec<&str> = scan.suites().map(|s| s.name).collect();
+            format!("TLS 1.2 accepts only {}", names.join(", "))
+        } else if scan.answer.refused(TLS12) {
+            "TLS 1.2 is refused".to_string()
+        } else {
+            return self.out.unknown(
+                "C-01",
+                format!(
+                    "the TLS 1.2 probe got no answer: {}",
+                    scan.answer.describe()
+                ),
+            );
+        };
+        self.out.fail(
+            "C-01",
+            format!("no ECDHE + AES suite on TLS 1.2 and no TLS 1.3: {found}; ATS refuses it"),
+            fix,
+        );
+    }
+
+    /// C-03: which 256-bit-or-larger ECDHE groups are accepted (rustls
+    /// handshakes, so only when rustls can talk to the server at all).
+    pub(super) fn groups(&mut self, addr: SocketAddr, rustls: bool) {
+        if !rustls {
+            return self.out.unknown(
+                "C-03",
+                "groups are probed with full handshakes, which rustls could not finish",
+            );
+        }
         let groups: [(&str, &'static dyn SupportedKxGroup); 3] = [
             ("X25519", ring::kx_group::X25519),
             ("P-256", ring::kx_group::SECP256R1),

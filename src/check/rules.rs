@@ -21,11 +21,14 @@ pub(super) const RULES: &[Rule] = &[
     rule("T-02", Bullet::Domain, "reachable: DNS, TCP, TLS"),
     rule("P-01", Bullet::TlsVersion, "TLS 1.2 is accepted"),
     rule("P-02", Bullet::TlsVersion, "TLS 1.3 is accepted"),
+    rule("P-03", Bullet::TlsVersion, "TLS 1.0/1.1 for old Android"),
+    rule("P-04", Bullet::TlsVersion, "no SSLv3/SSLv2"),
     rule(
         "C-01",
         Bullet::Ios,
         "an ATS cipher suite (ECDHE + AES) or TLS 1.3",
     ),
+    rule("C-02", Bullet::Ios, "no weak or non-forward-secret suites"),
     rule("C-03", Bullet::Ios, "ECDHE groups of 256 bits or more"),
     rule("C-04", Bullet::Other, "certificate types served"),
     rule(
@@ -59,9 +62,6 @@ pub(super) const RULES: &[Rule] = &[
         Bullet::Other,
         "sample response is UTF-8 without a BOM",
     ),
-    rule("P-03", Bullet::TlsVersion, "TLS 1.0/1.1 for old Android"),
-    rule("P-04", Bullet::TlsVersion, "no SSLv3/SSLv2"),
-    rule("C-02", Bullet::Ios, "no weak or non-forward-secret suites"),
     rule("X-05", Bullet::Certificate, "chains to Apple's root store"),
     rule(
         "X-06",
@@ -83,18 +83,6 @@ pub(super) const RULES: &[Rule] = &[
 /// The rules this tool cannot decide, with the reason; reported as
 /// [`Status::Unknown`] on every run so they are never taken for passes.
 const UNDECIDABLE: &[(&str, &str)] = &[
-    (
-        "P-03",
-        "rustls cannot offer TLS 1.0/1.1; a raw ClientHello probe would be needed",
-    ),
-    (
-        "P-04",
-        "rustls cannot offer SSLv3; a raw ClientHello probe would be needed",
-    ),
-    (
-        "C-02",
-        "CBC, RSA key exchange, 3DES and RC4 suites cannot be offered by rustls",
-    ),
     ("X-15", "no CA denylist is bundled"),
     (
         "ICP",
@@ -210,6 +198,7 @@ mod tests {
         let sources = [
             include_str!("mod.rs"),
             include_str!("protocol.rs"),
+            include_str!("raw/rules.rs"),
             include_str!("http.rs"),
             include_str!("cert/mod.rs"),
             include_str!("cert/rules.rs"),

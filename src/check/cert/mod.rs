@@ -29,8 +29,15 @@ use super::rules::Verdicts;
 use super::{Checker, Run};
 
 impl Run<'_> {
-    /// C-04, then the certificate rules once per certificate type served.
-    pub(super) fn certificates(&mut self, addr: SocketAddr, first: &Seen) {
+    /// C-04, then the certificate rules once per certificate type served
+    /// (TLS 1.3 through rustls, then `raw`: what the raw probe got on
+    /// older versions).
+    pub(super) fn certificates(
+        &mut self,
+        addr: SocketAddr,
+        first: &Seen,
+        raw: Vec<(&'static str, Seen)>,
+    ) {
         let mut chains: Vec<(&str, Seen)> = Vec::new();
         for (kind, schemes) in [("RSA", &RSA_SCHEMES[..]), ("ECDSA", &ECDSA_SCHEMES[..])] {
             let offer = Offer {
@@ -43,6 +50,14 @@ impl Run<'_> {
                 {
                     chains.push((kind, seen));
                 }
+            }
+        }
+        for (kind, seen) in raw {
+            if !chains
+                .iter()
+                .any(|(k, s)| *k == kind || s.chain[0] == seen.chain[0])
+            {
+                chains.push((kind, seen));
             }
         }
         if chains.is_empty() && !first.chain.is_empty() {
