@@ -9,6 +9,9 @@
 //!   [`server_frame`] and [`write_raw`] for a peer that writes raw frames.
 //! - `tcp.rs`: [`RawServer`] (raw TCP connections) and [`blackhole`] (a
 //!   connect that hangs).
+//! - `openssl.rs`: [`SServer`], `openssl s_server` set up as old or odd
+//!   servers are (TLS 1.0, CBC-only, weak certificates, dual certificates,
+//!   SNI-only, OCSP stapling), for the checker's tests.
 //! - `process.rs`: [`Program`], an outside program (`openssl s_server`,
 //!   nginx, tinyproxy) on a free port, killed on drop; [`require`] fails a
 //!   test whose program is missing, naming its Debian package.
@@ -40,6 +43,7 @@
 
 mod baseline;
 mod http;
+mod openssl;
 mod pki;
 pub mod process;
 pub mod procfs;
@@ -49,7 +53,8 @@ mod ws;
 
 pub use baseline::{raw_ureq_agent, raw_ureq_agent_pooled};
 pub use http::{Conn, HttpServer, Request, client_builder};
-pub use pki::{Identity, LeafSpec, TestPki};
+pub use openssl::SServer;
+pub use pki::{Identity, LeafKey, LeafSpec, TestPki};
 pub use process::{Program, require, tinyproxy};
 pub use tcp::{Blackhole, RawServer, blackhole};
 pub use util::{Part, TempDir, eventually, parse_multipart, pattern, sha256_hex, watchdog};

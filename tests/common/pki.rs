@@ -1,6 +1,9 @@
 //! A throw-away certificate authority (rcgen) and the leaves it signs:
 //! valid, expired, not yet valid, self-signed, or signed by a CA nobody
 //! trusts; plus the rustls server configuration that serves a leaf.
+//! Leaves rcgen cannot make (RSA keys, RSA-1024, SHA-1 signatures) come
+//! from the `openssl` command line, signed by the same CA
+//! ([`TestPki::openssl_leaf`]).
 
 use std::sync::Arc;
 
@@ -9,7 +12,16 @@ use rcgen::{
     KeyUsagePurpose,
 };
 use rustls::ServerConfig;
+use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+
+/// The key of a leaf made by [`TestPki::openssl_leaf`].
+#[derive(Clone, Copy, Debug)]
+pub enum LeafKey {
+    /// RSA with this many bits (1024 to test the key-size rules).
+    Rsa(u32),
+    EcP256,
+}
 
 /// A server identity: certificate chain and key.
 pub struct Identity {
@@ -218,6 +230,84 @@ impl TestPki {
         std::fs::write(&cert, &id.cert_pem).unwrap();
         std::fs::write(&key, &id.key_pem).unwrap();
         (cert, key)
+    }
+
+    /// A leaf for `names` with a `key` made by the `openssl` command line
+    /// and signed by this CA with `digest` (`sha256`, `sha1`): the RSA
+    /// keys, short keys and SHA-1 signatures rcgen will not make. Valid
+    /// from yesterday for 30 days, with serverAuth.
+    pub fn openssl_leaf(&self, names: &[&str], key: LeafKey, digest: &str) -> Identity {
+        let openssl = super::require("openssl", "openssl");
+        let dir = super::TempDir::new("openssl-leaf");
+        let d = dir.path();
+        std::fs::write(d.join("ca.crt"), &self.ca_pem).unwrap();
+        std::fs::write(d.join("ca.key"), self.issuer.key().serialize_pem()).unwrap();
+        let sans: Vec<String> = names.iter().map(|n| format!("DNS:{n}")).collect();
+        let ext = format!(
+            "subjectAltName={}\nextendedKeyUsage=serverAuth\nkeyUsage=digitalSignature,keyEncipherment\n",
+            sans.join(",")
+        );
+        std::fs::write(d.join("ext.cnf"), ext).unwrap();
+        let run = |args: &[&str]| {
+            let out = std::process::Command::new(&openssl)
+                .args(args)
+                .current_dir(d)
+                .output()
+                .unwrap();
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert!(out.status.success(), "openssl {args:?}: {err}");
+        };
+        match key {
+            LeafKey::Rsa(bits) => run(&[
+                "genpkey",
+                "-algorithm",
+                "RSA",
+                "-pkeyopt",
+                &format!("rsa_keygen_bits:{bits}"),
+                "-out",
+                "leaf.key",
+            ]),
+            LeafKey::EcP256 => run(&[
+                "genpkey",
+                "-algorithm",
+                "EC",
+                "-pkeyopt",
+                "ec_paramgen_curve:P-256",
+                "-out",
+                "leaf.key",
+            ]),
+        }
+        let subject = format!("/CN={}", names[0]);
+        run(&[
+            "req", "-new", "-key", "leaf.key", "-subj", &subject, "-out", "leaf.csr",
+        ]);
+        run(&[
+            "x509",
+            "-req",
+            "-in",
+            "leaf.csr",
+            "-CA",
+            "ca.crt",
+            "-CAkey",
+            "ca.key",
+            "-set_serial",
+            "7",
+            "-days",
+            "30",
+            &format!("-{digest}"),
+            "-extfile",
+            "ext.cnf",
+            "-out",
+            "leaf.crt",
+        ]);
+        let cert_pem = std::fs::read_to_string(d.join("leaf.crt")).unwrap();
+        let key_pem = std::fs::read_to_string(d.join("leaf.key")).unwrap();
+        Identity {
+            chain: vec![CertificateDer::from_pem_slice(cert_pem.as_bytes()).unwrap()],
+            key: PrivateKeyDer::from_pem_slice(key_pem.as_bytes()).unwrap(),
+            cert_pem,
+            key_pem,
+        }
     }
 
     pub fn server_config(&self, id: &Identity) -> Arc<ServerConfig> {
