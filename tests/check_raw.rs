@@ -125,7 +125,7 @@ fn a_tls10_only_server_is_reachable_and_fails_p01_and_c01() {
 fn ats_cbc_suites_only_pass_c01_and_warn_c02() {
     let list = "ECDHE-RSA-AES128-SHA:ECDHE-RSA-AES128-SHA256:ECDHE-RSA-AES256-SHA384";
     let r = run(SServer::new(&shared().rsa).cipher(list).arg("-no_tls1_3"));
-    expect(&r, "T-02", Status::Pass, &["raw probe"]);
+    expect(&r, "T-02", Status::Pass, &["raw probe", "see C-01"]);
     expect(&r, "P-01", Status::Pass, &["raw probe", "CBC"]);
     expect(
         &r,
@@ -193,7 +193,12 @@ fn an_rsa1024_leaf_reaches_x10() {
         .pki
         .openssl_leaf(&[HOST], LeafKey::Rsa(1024), "sha256");
     let r = run(SServer::new(&id));
-    expect(&r, "T-02", Status::Pass, &["raw probe"]);
+    expect(
+        &r,
+        "T-02",
+        Status::Pass,
+        &["raw probe", "see X-09 and X-10"],
+    );
     expect(&r, "X-10", Status::Fail, &["RSA-1024"]);
     expect(&r, "X-01", Status::Pass, &[]);
 }
@@ -345,4 +350,18 @@ fn sslv3_rc4_3des_and_export_are_flagged() {
         ],
     );
     expect(&r, "X-01", Status::Pass, &[HOST]);
+}
+
+#[test]
+fn the_staple_of_a_server_rustls_cannot_reach_is_read() {
+    // An OCSPResponse with status malformedRequest: any staple will do.
+    let staple = [0x30, 0x03, 0x0A, 0x01, 0x01];
+    let r = run(SServer::new(&shared().rsa).arg("-tls1").staple(&staple));
+    expect(&r, "T-02", Status::Pass, &["raw probe"]);
+    let x14 = r.get("X-14").unwrap();
+    assert!(
+        !x14.message.contains("n/a") && !x14.message.contains("no staple"),
+        "{}",
+        r.to_text()
+    );
 }

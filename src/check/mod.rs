@@ -6,10 +6,12 @@
 //! cipher suite, key-exchange group and certificate type), with a verifier
 //! that only records what the server sent; every certificate verdict is
 //! computed afterwards, offline, with webpki and x509-parser. What rustls
-//! cannot ask (TLS 1.0/1.1, CBC suites, SSLv3) and what needs data this
-//! crate does not bundle (Apple's and Android's root stores, the CA
-//! denylist) is reported as [`Status::Unknown`] with the reason, never as a
-//! pass.
+//! cannot offer (SSLv3, TLS 1.0/1.1, CBC, RSA key exchange and weak
+//! suites) is asked with hand-written ClientHellos that stop at the
+//! server's first flight, which also yields the chain of servers rustls
+//! cannot talk to. What needs data this crate does not bundle (Apple's
+//! and Android's root stores, the CA denylist) is reported as
+//! [`Status::Unknown`] with the reason, never as a pass.
 //!
 //! ```no_run
 //! let report = wxnet::check::Checker::new().check("https://api.example.com")?;
@@ -24,8 +26,9 @@
 //! # How the parts meet
 //!
 //! [`Checker::check`] reads the target, then a `Run` walks the rules in
-//! report order: the domain rules (here), the handshakes of `probe`
-//! feeding `protocol` (versions, suites, groups, SNI) and `cert` (one
+//! report order: the domain rules (here), the handshakes of `probe` and
+//! the ClientHellos of `raw` feeding `protocol` (reachability, versions,
+//! suites, groups, SNI; `raw` judges what only it sees) and `cert` (one
 //! function per certificate rule over a shared chain context), then
 //! `http` (HSTS, the sample response). Every verdict names its rule by
 //! id only; `rules` holds the one table of ids with their bullet and

@@ -11,7 +11,7 @@ use rustls::crypto::{SupportedKxGroup, ring};
 use super::Run;
 use super::probe::{Offer, Probe, Seen};
 use super::raw::hello::{SSL3, TLS10, TLS11, TLS12, TLS13};
-use super::raw::suites::{self, Enc};
+use super::raw::suites::{self, Enc, Kx};
 use super::raw::{self, Survey, VersionScan, version_name};
 
 impl Run<'_> {
@@ -43,11 +43,20 @@ impl Run<'_> {
             );
             return None;
         };
+        // What a modern client lacks here, so the reader knows which
+        // verdict below carries the fix.
+        let see = match suites::find(best.suite) {
+            _ if best.version < TLS12 => "P-01 (no TLS 1.2)",
+            Some(s) if s.kx != Kx::Tls13 && (s.kx != Kx::Ecdhe || s.enc != Enc::Aead) => {
+                "C-01 and C-02 (no ECDHE + AEAD suite)"
+            }
+            _ => "X-09 and X-10 (the certificate's signature and key)",
+        };
         self.out.pass(
             "T-02",
             format!(
                 "{addr}: {} with {} (raw probe); a modern client (rustls) could not \
-                 finish a handshake ({why}): the rules below say why",
+                 finish a handshake ({why}): see {see}",
                 version_name(best.version),
                 suites::name(best.suite)
             ),
