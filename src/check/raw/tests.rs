@@ -47,6 +47,35 @@ fn captured_flights_are_read_whole_and_byte_by_byte() {
     }
 }
 
+/// The handshake records of `bytes` cut again into records of `size`
+/// bytes, so messages span records and records hold several messages.
+fn reframe(bytes: &[u8], size: usize) -> Vec<u8> {
+    let (mut stream, mut at) = (Vec::new(), 0);
+    while let Some(head) = bytes.get(at..at + 5).filter(|h| h[0] == 22) {
+        let len = usize::from(u16::from_be_bytes([head[3], head[4]]));
+        stream.extend_from_slice(&bytes[at + 5..at + 5 + len]);
+        at += 5 + len;
+    }
+    let mut out = Vec::new();
+    for part in stream.chunks(size) {
+        out.extend_from_slice(&[22, 3, 3]);
+        out.extend_from_slice(&(part.len() as u16).to_be_bytes());
+        out.extend_from_slice(part);
+    }
+    out.extend_from_slice(&bytes[at..]);
+    out
+}
+
+#[test]
+fn messages_may_span_records_and_share_them() {
+    for bytes in [ECDSA_TLS10, RSA_TLS12] {
+        let whole = read_all([bytes]);
+        for size in [1, 5, 100, 4000] {
+            assert_eq!(read_all([reframe(bytes, size).as_slice()]), whole, "{size}");
+        }
+    }
+}
+
 /// Xorshift64: the same inputs on every run.
 struct Rng(u64);
 
@@ -95,10 +124,12 @@ fn mutate(rng: &mut Rng, seed: &[u8]) -> Vec<u8> {
 
 #[test]
 fn no_input_makes_the_reader_panic() {
+    let mut seeds: Vec<Vec<u8>> = CAPTURED.iter().map(|c| c.to_vec()).collect();
+    seeds.push(reframe(RSA_TLS12, 100));
     let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
     let mut hellos = 0;
     for i in 0..100_000 {
-        let input = mutate(&mut rng, CAPTURED[i % CAPTURED.len()]);
+        let input = mutate(&mut rng, &seeds[i % seeds.len()]);
         let step = 1 + rng.below(600);
         if let Some(parse::Parsed::Hello(_)) = read_all(input.chunks(step)) {
             hellos += 1;
