@@ -170,7 +170,7 @@ impl Run<'_> {
             .iter()
             .any(|id| suites::find(*id).is_some_and(|s| s.enc == Enc::Aead));
         if !accepted.is_empty() && !aead {
-            msg.push_str(" (CBC only: see C-02)");
+            msg.push_str(" (only CBC suites: see C-02)");
         }
         if ok13 && !accepted.is_empty() {
             msg.push_str("; TLS 1.3 too");

@@ -107,7 +107,7 @@ impl Run<'_> {
             .iter()
             .any(|s| s.version == TLS13 || s.suites().any(|x: Suite| x.enc == Enc::Aead));
         if !aead {
-            found.push("CBC only: no AEAD suite (AES-GCM, ChaCha20) and no TLS 1.3".into());
+            found.push("only CBC suites: no AEAD suite (AES-GCM, ChaCha20) and no TLS 1.3".into());
         }
         let listing = accepted_lists(&scans);
         if found.is_empty() {
