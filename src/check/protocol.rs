@@ -18,8 +18,8 @@ impl Run<'_> {
     /// T-02: some client completes a handshake. rustls first; when it
     /// cannot, a ServerHello to the raw probe still shows the server is
     /// reachable, and the rules after this one say why rustls failed.
-    /// The chain to judge, when the server is reachable, and whether
-    /// rustls finished a handshake.
+    /// Gives the chain to judge and whether rustls finished a handshake,
+    /// or `None` when nothing answered.
     pub(super) fn reachable(&mut self, addr: SocketAddr, survey: &Survey) -> Option<(Seen, bool)> {
         let why = match self.probe(addr, &Offer::versions(true, true)) {
             Probe::Done(seen, agreed) => {
