@@ -204,6 +204,17 @@ fn an_rsa1024_leaf_reaches_x10() {
 }
 
 #[test]
+fn an_rsa1024_leaf_on_tls13_only_reaches_x10() {
+    let id = shared()
+        .pki
+        .openssl_leaf(&[HOST], LeafKey::Rsa(1024), "sha256");
+    let r = run(SServer::new(&id).arg("-tls1_3"));
+    expect(&r, "T-02", Status::Pass, &["TLS 1.3", "raw probe"]);
+    expect(&r, "X-10", Status::Fail, &["RSA-1024"]);
+    expect(&r, "C-04", Status::Info, &["1 certificate(s)"]);
+}
+
+#[test]
 fn a_sha1_leaf_fails_x09() {
     let id = shared()
         .pki

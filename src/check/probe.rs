@@ -6,9 +6,12 @@
 use std::net::{IpAddr, SocketAddr, TcpStream, ToSocketAddrs};
 use std::sync::Arc;
 
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::{CryptoProvider, SupportedKxGroup, ring};
-use rustls::pki_types::{CertificateDer, ServerName};
-use rustls::{ClientConfig, ClientConnection, SignatureScheme, SupportedCipherSuite};
+use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use rustls::{
+    ClientConfig, ClientConnection, DigitallySignedStruct, SignatureScheme, SupportedCipherSuite,
+};
 
 use super::Run;
 use crate::tls::AcceptAny;
@@ -51,6 +54,10 @@ pub(super) struct Offer {
     pub groups: Option<Vec<&'static dyn SupportedKxGroup>>,
     pub schemes: Option<Vec<SignatureScheme>>,
     pub sni: bool,
+    /// Accept any handshake signature: only to record the chain of a
+    /// server whose key rustls refuses (RSA-1024), never as proof that a
+    /// handshake works.
+    pub lenient: bool,
 }
 
 impl Offer {
@@ -127,6 +134,11 @@ impl Run<'_> {
         if offer.tls12 {
             versions.push(&rustls::version::TLS12);
         }
+        let verifier: Arc<dyn ServerCertVerifier> = if offer.lenient {
+            Arc::new(Lenient(recorder.clone()))
+        } else {
+            recorder.clone()
+        };
         let config = match ClientConfig::builder_with_provider(Arc::new(provider))
             .with_protocol_versions(&versions)
         {
@@ -135,7 +147,7 @@ impl Run<'_> {
         };
         let mut config = config
             .dangerous()
-            .with_custom_certificate_verifier(recorder.clone())
+            .with_custom_certificate_verifier(verifier)
             .with_no_client_auth();
         config.enable_sni = offer.sni;
         config.alpn_protocols = vec![b"http/1.1".to_vec()];
@@ -179,6 +191,47 @@ impl Run<'_> {
             }
         }
         Ok(())
+    }
+}
+
+/// Records like [`AcceptAny`] and takes every handshake signature as
+/// valid (see [`Offer::lenient`]).
+#[derive(Debug)]
+struct Lenient(Arc<AcceptAny>);
+
+impl ServerCertVerifier for Lenient {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &ServerName<'_>,
+        ocsp: &[u8],
+        now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        self.0
+            .verify_server_cert(end_entity, intermediates, server_name, ocsp, now)
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        _: &[u8],
+        _: &CertificateDer<'_>,
+        _: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        Ok(HandshakeSignatureValid::assertion())
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        _: &[u8],
+        _: &CertificateDer<'_>,
+        _: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        Ok(HandshakeSignatureValid::assertion())
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.0.supported_verify_schemes()
     }
 }
 
