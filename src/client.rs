@@ -22,6 +22,9 @@ pub(crate) struct Engine {
     pub agent: Agent,
     pub policy: Arc<Policy>,
     pub referer: String,
+    /// [`Engine::referer`] ready to send (`None` if it is not a valid
+    /// header value, which the send then reports).
+    pub referer_value: Option<ureq::http::HeaderValue>,
     pub user_agent: String,
     pub network_timeout: NetworkTimeout,
     pub max_response_size: u64,
@@ -151,6 +154,7 @@ impl Client {
         let engine = Arc::new(Engine {
             agent,
             policy,
+            referer_value: ureq::http::HeaderValue::from_str(&referer).ok(),
             referer,
             user_agent: b.user_agent,
             network_timeout: b.network_timeout,

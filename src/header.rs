@@ -20,10 +20,50 @@ use std::fmt;
 /// assert_eq!(h.get("x-a"), Some("1, 2"));
 /// assert_eq!(h.len(), 2);
 /// ```
-#[derive(Clone, Default, PartialEq, Eq)]
+#[derive(Clone, Default)]
 pub struct Header {
-    entries: Vec<(String, String)>,
+    // Every name and value lives in one buffer: converting a response's
+    // headers costs two allocations, not two per header.
+    text: String,
+    entries: Vec<Entry>,
 }
+
+/// Where a name and its value are in [`Header::text`].
+#[derive(Clone, Copy)]
+struct Entry {
+    name: (usize, usize),
+    value: (usize, usize),
+}
+
+impl Header {
+    fn name_of(&self, e: &Entry) -> &str {
+        &self.text[e.name.0..e.name.1]
+    }
+
+    fn value_of(&self, e: &Entry) -> &str {
+        &self.text[e.value.0..e.value.1]
+    }
+
+    fn position(&self, name: &str) -> Option<usize> {
+        self.entries
+            .iter()
+            .position(|e| self.name_of(e).eq_ignore_ascii_case(name))
+    }
+
+    fn push_text(&mut self, s: &str) -> (usize, usize) {
+        let start = self.text.len();
+        self.text.push_str(s);
+        (start, self.text.len())
+    }
+}
+
+impl PartialEq for Header {
+    fn eq(&self, other: &Header) -> bool {
+        self.iter().eq(other.iter())
+    }
+}
+
+impl Eq for Header {}
 
 impl Header {
     /// An empty header map.
@@ -44,16 +84,22 @@ impl Header {
     /// assert_eq!(h.get("a"), Some("1, 2"));
     /// ```
     pub fn append(&mut self, name: &str, value: &str) {
-        match self
-            .entries
-            .iter_mut()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-        {
-            Some((_, v)) => {
-                v.push_str(", ");
-                v.push_str(value);
+        match self.position(name) {
+            Some(i) => {
+                // A repeat is rare: the joined value is written anew at the
+                // end, the old one left unused.
+                let (from, to) = self.entries[i].value;
+                let start = self.text.len();
+                self.text.extend_from_within(from..to);
+                self.text.push_str(", ");
+                self.text.push_str(value);
+                self.entries[i].value = (start, self.text.len());
             }
-            None => self.entries.push((name.to_owned(), value.to_owned())),
+            None => {
+                let name = self.push_text(name);
+                let value = self.push_text(value);
+                self.entries.push(Entry { name, value });
+            }
         }
     }
 
@@ -66,10 +112,7 @@ impl Header {
     /// assert_eq!(h.get("missing"), None);
     /// ```
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.entries
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
+        self.position(name).map(|i| self.value_of(&self.entries[i]))
     }
 
     /// Whether `name` is present, in any case.
@@ -93,7 +136,9 @@ impl Header {
     /// assert_eq!(names, ["b", "a"]);
     /// ```
     pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
-        self.entries.iter().map(|(n, v)| (n.as_str(), v.as_str()))
+        self.entries
+            .iter()
+            .map(|e| (self.name_of(e), self.value_of(e)))
     }
 
     /// The number of distinct names.
@@ -117,12 +162,19 @@ impl Header {
     /// Build from an HTTP header map, keeping arrival order; values that
     /// are not UTF-8 are decoded as Latin-1, as browsers do.
     pub(crate) fn from_http(map: &ureq::http::HeaderMap) -> (Header, Vec<String>) {
-        let mut header = Header::new();
+        let size = map
+            .iter()
+            .map(|(n, v)| n.as_str().len() + v.len())
+            .sum::<usize>();
+        let mut header = Header {
+            text: String::with_capacity(size + size / 8),
+            entries: Vec::with_capacity(map.keys_len()),
+        };
         let mut cookies = Vec::new();
         for (name, value) in map {
             let value = header_value_text(value.as_bytes());
             if name == ureq::http::header::SET_COOKIE {
-                cookies.push(value.clone());
+                cookies.push(value.clone().into_owned());
             }
             header.append(name.as_str(), &value);
         }
@@ -130,9 +182,10 @@ impl Header {
     }
 }
 
-fn header_value_text(bytes: &[u8]) -> String {
+/// A header value as text: UTF-8 as is, other bytes as Latin-1.
+fn header_value_text(bytes: &[u8]) -> std::borrow::Cow<'_, str> {
     match std::str::from_utf8(bytes) {
-        Ok(s) => s.to_owned(),
+        Ok(s) => std::borrow::Cow::Borrowed(s),
         Err(_) => bytes.iter().map(|&b| b as char).collect(),
     }
 }
