@@ -86,11 +86,18 @@ impl Header {
     pub fn append(&mut self, name: &str, value: &str) {
         match self.position(name) {
             Some(i) => {
-                // A repeat is rare: the joined value is written anew at the
-                // end, the old one left unused.
+                // A repeat is rare: unless it is the last value written,
+                // the joined value is written anew at the end and the old
+                // one left unused.
                 let (from, to) = self.entries[i].value;
-                let start = self.text.len();
-                self.text.extend_from_within(from..to);
+                let start = if to == self.text.len() {
+                    // The last value written: extended where it is.
+                    from
+                } else {
+                    let start = self.text.len();
+                    self.text.extend_from_within(from..to);
+                    start
+                };
                 self.text.push_str(", ");
                 self.text.push_str(value);
                 self.entries[i].value = (start, self.text.len());
@@ -176,7 +183,18 @@ impl Header {
             if name == ureq::http::header::SET_COOKIE {
                 cookies.push(value.clone().into_owned());
             }
-            header.append(name.as_str(), &value);
+            // A header map holds each (lower-case) name once, its values
+            // in a row: only the last entry can be a repeat.
+            match header.entries.last() {
+                Some(last) if header.name_of(last) == name.as_str() => {
+                    header.append(name.as_str(), &value)
+                }
+                _ => {
+                    let name = header.push_text(name.as_str());
+                    let value = header.push_text(&value);
+                    header.entries.push(Entry { name, value });
+                }
+            }
         }
         (header, cookies)
     }
@@ -222,5 +240,22 @@ mod tests {
         assert_eq!(cookies, ["a=1", "b=2; Path=/"]);
         assert_eq!(h.get("x-bin"), Some("café"));
         assert_eq!(h.iter().next().unwrap().0, "set-cookie");
+    }
+
+    #[test]
+    fn repeats_join_wherever_the_first_value_is() {
+        let mut h = Header::new();
+        h.append("a", "1");
+        h.append("b", "2");
+        h.append("A", "3"); // not the last value written: copied
+        h.append("b", "4");
+        h.append("B", "5"); // the last value written: extended in place
+        assert_eq!(h.get("a"), Some("1, 3"));
+        assert_eq!(h.get("b"), Some("2, 4, 5"));
+        let mut same = Header::new();
+        same.append("a", "1, 3");
+        same.append("b", "2, 4, 5");
+        assert_eq!(h, same);
+        assert_eq!(format!("{h:?}"), format!("{same:?}"));
     }
 }

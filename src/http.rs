@@ -242,11 +242,10 @@ pub(crate) fn send(engine: &Engine, ctl: &CallCtl, ex: &Exchange<'_>) -> Result<
 fn send_retrying(engine: &Engine, ctl: &CallCtl, ex: &Exchange<'_>) -> Result<Response<Body>> {
     let mut retried = false;
     loop {
-        let left = ctl.remaining();
-        if left.is_zero() {
+        if ctl.remaining().is_zero() {
             return Err(ctl.error(ErrorKind::Timeout));
         }
-        match send_once(engine, ctl, ex, left) {
+        match send_once(engine, ctl, ex) {
             Ok(r) => {
                 ctl.fresh_only.store(false, Ordering::Relaxed);
                 return Ok(r);
@@ -279,7 +278,6 @@ fn send_once(
     engine: &Engine,
     ctl: &CallCtl,
     ex: &Exchange<'_>,
-    left: std::time::Duration,
 ) -> std::result::Result<Response<Body>, ureq::Error> {
     use ureq::http::header;
     let http_err = |e: ureq::http::Error| ureq::Error::Http(e);
@@ -313,11 +311,10 @@ fn send_once(
     if let Payload::Stream { len, .. } = ex.body {
         headers.append(header::CONTENT_LENGTH, HeaderValue::from(len));
     }
-    let request = engine
-        .agent
-        .configure_request(request)
-        .timeout_global(Some(left))
-        .build();
+    // No per-call ureq configuration: the transport bounds every connect,
+    // read and write by the call's deadline itself (and cloning the
+    // agent's configuration for each call costs more than the call's own
+    // header work).
     let agent = &engine.agent;
     match ex.body {
         // A method that takes a body sends an empty one; the others none.
