@@ -131,7 +131,9 @@ impl Client {
             .max_response_header_size(32 * 1024)
             .max_idle_connections(3 * WORKERS)
             .max_idle_connections_per_host(WORKERS)
-            .timeout_global(Some(MAX_TIMEOUT))
+            // No ureq timeouts: the transport bounds every connect, read
+            // and write by the call's own deadline (at most 60 s), which
+            // also spares ureq its timeout bookkeeping on every I/O.
             .build();
         let agent = Agent::with_parts(
             config,

@@ -312,9 +312,9 @@ fn send_once(
         headers.append(header::CONTENT_LENGTH, HeaderValue::from(len));
     }
     // No per-call ureq configuration: the transport bounds every connect,
-    // read and write by the call's deadline itself (and cloning the
-    // agent's configuration for each call costs more than the call's own
-    // header work).
+    // read and write by the call's deadline itself, and cloning the
+    // agent's configuration for each call would cost more than the
+    // call's own header work.
     let agent = &engine.agent;
     match ex.body {
         // A method that takes a body sends an empty one; the others none.
