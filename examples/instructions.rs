@@ -12,6 +12,7 @@
 //! cargo run --release --example instructions                # every row
 //! cargo run --release --example instructions -- --only get  # get | download | upload
 //! cargo run --release --example instructions -- --keep DIR  # keep callgrind.out files
+//! cargo run --release --example instructions -- --runs 9     # GET runs (default 5)
 //! ```
 //!
 //! With `--keep`, `callgrind_annotate --inclusive=yes DIR/get-wxnet-1200.out`
@@ -46,6 +47,7 @@ fn main() {
     }
     let keep = support::arg_value("--keep").map(PathBuf::from);
     let only = support::arg_value("--only");
+    let runs: usize = support::arg_value("--runs").map_or(5, |n| n.parse().unwrap());
     let out_dir = keep.clone().unwrap_or_else(|| server.dir().to_path_buf());
     std::fs::create_dir_all(&out_dir).unwrap();
     let count = |side: Side, op: &str, n: usize| -> u64 {
@@ -76,14 +78,33 @@ fn main() {
         if only.as_deref().is_some_and(|o| o != op) {
             continue;
         }
-        let per = |side| {
-            let (lo, hi) = (count(side, op, a), count(side, op, b));
-            (hi as f64 - lo as f64) / (b - a) as f64
+        // glibc's heap state (which thread freed what) moves wxnet's
+        // count by a few per cent between runs: several runs of a GET,
+        // alternating sides; one of a transfer, where it is lost in the
+        // bulk.
+        let runs = if op == "get" { runs } else { 1 };
+        let (mut wx, mut raw) = (Vec::new(), Vec::new());
+        for _ in 0..runs {
+            for (side, into) in [(Side::Wxnet, &mut wx), (Side::Raw, &mut raw)] {
+                let (lo, hi) = (count(side, op, a), count(side, op, b));
+                into.push((hi as f64 - lo as f64) / (b - a) as f64);
+            }
+        }
+        let show = |v: &[f64]| {
+            let (lo, hi) = support::range(v);
+            if v.len() == 1 {
+                format!("{lo:.0}")
+            } else {
+                format!("{lo:.0}–{hi:.0}")
+            }
         };
-        let (wx, raw) = (per(Side::Wxnet), per(Side::Raw));
+        let (w, r) = (support::median(&mut wx.clone()), support::median(&mut raw.clone()));
         println!(
-            "| {what} | {wx:.0} | {raw:.0} | {:.3}× |",
-            wx / raw
+            "| {what} ({runs} run{}) | {} | {} | {:.3}× (medians) |",
+            if runs == 1 { "" } else { "s" },
+            show(&wx),
+            show(&raw),
+            w / r
         );
     }
     if let Some(dir) = keep {
