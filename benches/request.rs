@@ -64,7 +64,10 @@ fn main() {
         Arc::new(move || support::wxnet_get(&client))
     };
     let raw: Arc<dyn Fn() + Send + Sync> = Arc::new(move || support::raw_get(&agent));
-    println!("load: {load:?}; load average before: {}", support::loadavg());
+    println!(
+        "load: {load:?}; load average before: {}",
+        support::loadavg()
+    );
     let _load = load.start();
     round(wx.clone(), 200);
     round(raw.clone(), 200);

@@ -26,7 +26,10 @@ fn main() {
     let client = support::wxnet_client(&server.ca_der, server.addr());
     let agent = support::raw_agent(&server.ca_der, server.addr());
     let out = server.dir().join("out.bin");
-    println!("load: {load:?}; load average before: {}", support::loadavg());
+    println!(
+        "load: {load:?}; load average before: {}",
+        support::loadavg()
+    );
     let _load = load.start();
     let timed = |f: &dyn Fn()| {
         let t0 = Instant::now();

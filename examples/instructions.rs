@@ -66,12 +66,14 @@ fn main() {
         assert!(output.status.success(), "{op} {side_name} {n}:\n{stderr}");
         collected(&stderr)
     };
-    println!(
-        "| what | wxnet | raw | ratio |\n| --- | --- | --- | --- |"
-    );
+    println!("| what | wxnet | raw | ratio |\n| --- | --- | --- | --- |");
     let rows = [
         ("get", GETS, "instructions per keep-alive GET of /small"),
-        ("download", MIBS, "instructions per MiB downloaded to a file"),
+        (
+            "download",
+            MIBS,
+            "instructions per MiB downloaded to a file",
+        ),
         ("upload", MIBS, "instructions per MiB uploaded (multipart)"),
     ];
     for (op, (a, b), what) in rows {
@@ -98,7 +100,10 @@ fn main() {
                 format!("{lo:.0}–{hi:.0}")
             }
         };
-        let (w, r) = (support::median(&mut wx.clone()), support::median(&mut raw.clone()));
+        let (w, r) = (
+            support::median(&mut wx.clone()),
+            support::median(&mut raw.clone()),
+        );
         println!(
             "| {what} ({runs} run{}) | {} | {} | {:.3}× (medians) |",
             if runs == 1 { "" } else { "s" },
@@ -116,7 +121,10 @@ fn main() {
 fn collected(stderr: &str) -> u64 {
     stderr
         .lines()
-        .find_map(|l| l.split_once("Collected :").map(|(_, n)| n.trim().parse().unwrap()))
+        .find_map(|l| {
+            l.split_once("Collected :")
+                .map(|(_, n)| n.trim().parse().unwrap())
+        })
         .unwrap_or_else(|| panic!("no callgrind total in:\n{stderr}"))
 }
 

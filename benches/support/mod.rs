@@ -75,7 +75,12 @@ impl Nginx {
                 www = www.display(),
             );
             std::fs::write(dir.join("nginx.conf"), conf).unwrap();
-            vec!["-p".into(), format!("{d}"), "-c".into(), format!("{d}/nginx.conf")]
+            vec![
+                "-p".into(),
+                format!("{d}"),
+                "-c".into(),
+                format!("{d}/nginx.conf"),
+            ]
         });
         Nginx {
             program,
