@@ -95,7 +95,8 @@ impl Header {
                     from
                 } else {
                     let start = self.text.len();
-                    self.text.extend_from_within(from..to);
+                    let old = self.text[from..to].to_owned();
+                    self.text.push_str(&old);
                     start
                 };
                 self.text.push_str(", ");

@@ -32,7 +32,9 @@ fn is_reserved(name: &str) -> bool {
 }
 
 /// The headers of a call: the caller's (validated, reserved ones dropped),
-/// a default content-type if none is given, and the fixed Referer.
+/// a default content-type if none is given, and the fixed Referer: a
+/// socket's handshake headers.
+#[cfg(feature = "websocket")]
 pub(crate) fn build_headers(
     api: Api,
     engine: &Engine,
