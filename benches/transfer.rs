@@ -1,101 +1,79 @@
-//! Download and upload of 64 MiB over loopback TLS: wxnet against raw ureq
-//! (same rustls + ring stack, same server) in the same run.
+//! Download to a file and multipart upload of a file, 64 MiB, against
+//! nginx in its own process: wxnet against the raw stack (a ureq Agent
+//! copying the body to a file; a multipart body made by hand around the
+//! file), alternating rounds after a warm-up; the median of the per-round
+//! ratios.
 //!
-//! Run with `cargo bench --bench transfer`.
+//! ```sh
+//! cargo bench --bench transfer                   # quiet
+//! cargo bench --bench transfer -- --load stress  # or spin; --mib N for another size
+//! ```
 
 #[path = "../tests/common/mod.rs"]
 mod common;
+#[path = "support/mod.rs"]
+mod support;
 
-use std::io::Read;
-use std::sync::Arc;
-use std::time::Duration;
+use std::time::Instant;
 
-use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+const ROUNDS: usize = 5;
 
-const SIZE: usize = 64 * 1024 * 1024;
-
-fn transfer(c: &mut Criterion) {
-    let pki = common::TestPki::new();
-    let data = Arc::new(common::pattern(SIZE));
-    let served = data.clone();
-    let server = common::HttpServer::start(
-        pki.server_config(&pki.identity(&["dl.example.com", "up.example.com"])),
-        move |r, conn| {
-            if r.method == "GET" {
-                conn.respond(200, &[], &served);
-            } else {
-                conn.respond(200, &[], r.body.len().to_string().as_bytes());
-            }
-        },
+fn main() {
+    let load = support::Load::from_args();
+    let mib: usize = support::arg_value("--mib").map_or(64, |m| m.parse().unwrap());
+    let server = support::Nginx::start();
+    let up = server.file(mib);
+    let client = support::wxnet_client(&server.ca_der, server.addr());
+    let agent = support::raw_agent(&server.ca_der, server.addr());
+    let out = server.dir().join("out.bin");
+    println!(
+        "load: {load:?}; load average before: {}",
+        support::loadavg()
     );
-    let dir = common::TempDir::new("bench");
-    let file = dir.path().join("upload.bin");
-    std::fs::write(&file, &*data).unwrap();
-
-    let client = common::client_builder(&pki, &server)
-        .download_domains(["https://dl.example.com"])
-        .upload_domains(["https://up.example.com"])
-        .build()
-        .unwrap();
-    let raw = common::raw_ureq_agent(&pki.ca_der(), server.addr());
-
-    let mut g = c.benchmark_group("download_64MiB");
-    g.throughput(Throughput::Bytes(SIZE as u64));
-    g.sample_size(10).measurement_time(Duration::from_secs(10));
-    let out = dir.path().join("out.bin");
-    g.bench_function("wxnet", |b| {
-        b.iter(|| {
-            let r = client
-                .download_file(
-                    wxnet::DownloadFileOptions::new("https://dl.example.com/f").file_path(&out),
-                )
-                .wait()
-                .unwrap();
-            assert_eq!(r.data_length, SIZE as u64);
-        })
-    });
-    g.bench_function("raw_ureq", |b| {
-        b.iter(|| {
-            let mut res = raw.get("https://dl.example.com/f").call().unwrap();
-            let mut f = std::fs::File::create(&out).unwrap();
-            let mut reader = res.body_mut().with_config().limit(u64::MAX).reader();
-            let n = std::io::copy(&mut reader, &mut f).unwrap();
-            assert_eq!(n, SIZE as u64);
-        })
-    });
-    g.finish();
-
-    let mut g = c.benchmark_group("upload_64MiB");
-    g.throughput(Throughput::Bytes(SIZE as u64));
-    g.sample_size(10).measurement_time(Duration::from_secs(10));
-    g.bench_function("wxnet", |b| {
-        b.iter(|| {
-            let r = client
-                .upload_file(wxnet::UploadFileOptions::new(
-                    "https://up.example.com/u",
-                    &file,
-                    "file",
-                ))
-                .wait()
-                .unwrap();
-            assert_eq!(r.status_code, 200);
-        })
-    });
-    g.bench_function("raw_ureq", |b| {
-        b.iter(|| {
-            let f = std::fs::File::open(&file).unwrap();
-            let mut res = raw
-                .post("https://up.example.com/u")
-                .header("content-type", "application/octet-stream")
-                .send(f)
-                .unwrap();
-            let mut s = String::new();
-            res.body_mut().as_reader().read_to_string(&mut s).unwrap();
-            assert_eq!(s, SIZE.to_string());
-        })
-    });
-    g.finish();
+    let _load = load.start();
+    let timed = |f: &dyn Fn()| {
+        let t0 = Instant::now();
+        f();
+        mib as f64 / t0.elapsed().as_secs_f64()
+    };
+    type Op<'a> = (&'a str, Box<dyn Fn() + 'a>, Box<dyn Fn() + 'a>);
+    let ops: [Op; 2] = [
+        (
+            "download to a file",
+            Box::new(|| support::wxnet_download(&client, mib, &out)),
+            Box::new(|| support::raw_download(&agent, mib, &out)),
+        ),
+        (
+            "multipart upload of a file",
+            Box::new(|| support::wxnet_upload(&client, &up)),
+            Box::new(|| support::raw_upload(&agent, &up)),
+        ),
+    ];
+    for (what, wx, raw) in &ops {
+        timed(wx.as_ref());
+        timed(raw.as_ref());
+        let (mut w, mut r, mut ratios) = (Vec::new(), Vec::new(), Vec::new());
+        for i in 0..ROUNDS {
+            let (a, b) = if i % 2 == 0 {
+                let a = timed(wx.as_ref());
+                (a, timed(raw.as_ref()))
+            } else {
+                let b = timed(raw.as_ref());
+                (timed(wx.as_ref()), b)
+            };
+            println!("{what} round {i}: wxnet {a:.0} MiB/s | raw {b:.0} MiB/s");
+            w.push(a);
+            r.push(b);
+            ratios.push(a / b);
+        }
+        let ((wl, wh), (rl, rh)) = (support::range(&w), support::range(&r));
+        println!(
+            "| {what}, {mib} MiB, load {load:?} | {wl:.0}–{wh:.0} MiB/s | ureq {rl:.0}–{rh:.0} MiB/s \
+             | {:.3}× (rounds {:.3}–{:.3}) |",
+            support::median(&mut ratios.clone()),
+            support::range(&ratios).0,
+            support::range(&ratios).1,
+        );
+    }
+    println!("load average after: {}", support::loadavg());
 }
-
-criterion_group!(benches, transfer);
-criterion_main!(benches);

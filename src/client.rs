@@ -22,6 +22,9 @@ pub(crate) struct Engine {
     pub agent: Agent,
     pub policy: Arc<Policy>,
     pub referer: String,
+    /// [`Engine::referer`] ready to send (`None` if it is not a valid
+    /// header value, which the send then reports).
+    pub referer_value: Option<ureq::http::HeaderValue>,
     pub user_agent: String,
     pub network_timeout: NetworkTimeout,
     pub max_response_size: u64,
@@ -128,7 +131,9 @@ impl Client {
             .max_response_header_size(32 * 1024)
             .max_idle_connections(3 * WORKERS)
             .max_idle_connections_per_host(WORKERS)
-            .timeout_global(Some(MAX_TIMEOUT))
+            // No ureq timeouts: the transport bounds every connect, read
+            // and write by the call's own deadline (at most 60 s), which
+            // also spares ureq its timeout bookkeeping on every I/O.
             .build();
         let agent = Agent::with_parts(
             config,
@@ -151,6 +156,7 @@ impl Client {
         let engine = Arc::new(Engine {
             agent,
             policy,
+            referer_value: ureq::http::HeaderValue::from_str(&referer).ok(),
             referer,
             user_agent: b.user_agent,
             network_timeout: b.network_timeout,

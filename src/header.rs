@@ -20,10 +20,50 @@ use std::fmt;
 /// assert_eq!(h.get("x-a"), Some("1, 2"));
 /// assert_eq!(h.len(), 2);
 /// ```
-#[derive(Clone, Default, PartialEq, Eq)]
+#[derive(Clone, Default)]
 pub struct Header {
-    entries: Vec<(String, String)>,
+    // Every name and value lives in one buffer: converting a response's
+    // headers costs two allocations, not two per header.
+    text: String,
+    entries: Vec<Entry>,
 }
+
+/// Where a name and its value are in [`Header::text`].
+#[derive(Clone, Copy)]
+struct Entry {
+    name: (usize, usize),
+    value: (usize, usize),
+}
+
+impl Header {
+    fn name_of(&self, e: &Entry) -> &str {
+        &self.text[e.name.0..e.name.1]
+    }
+
+    fn value_of(&self, e: &Entry) -> &str {
+        &self.text[e.value.0..e.value.1]
+    }
+
+    fn position(&self, name: &str) -> Option<usize> {
+        self.entries
+            .iter()
+            .position(|e| self.name_of(e).eq_ignore_ascii_case(name))
+    }
+
+    fn push_text(&mut self, s: &str) -> (usize, usize) {
+        let start = self.text.len();
+        self.text.push_str(s);
+        (start, self.text.len())
+    }
+}
+
+impl PartialEq for Header {
+    fn eq(&self, other: &Header) -> bool {
+        self.iter().eq(other.iter())
+    }
+}
+
+impl Eq for Header {}
 
 impl Header {
     /// An empty header map.
@@ -44,16 +84,30 @@ impl Header {
     /// assert_eq!(h.get("a"), Some("1, 2"));
     /// ```
     pub fn append(&mut self, name: &str, value: &str) {
-        match self
-            .entries
-            .iter_mut()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-        {
-            Some((_, v)) => {
-                v.push_str(", ");
-                v.push_str(value);
+        match self.position(name) {
+            Some(i) => {
+                // A repeat is rare: unless it is the last value written,
+                // the joined value is written anew at the end and the old
+                // one left unused.
+                let (from, to) = self.entries[i].value;
+                let start = if to == self.text.len() {
+                    // The last value written: extended where it is.
+                    from
+                } else {
+                    let start = self.text.len();
+                    let old = self.text[from..to].to_owned();
+                    self.text.push_str(&old);
+                    start
+                };
+                self.text.push_str(", ");
+                self.text.push_str(value);
+                self.entries[i].value = (start, self.text.len());
             }
-            None => self.entries.push((name.to_owned(), value.to_owned())),
+            None => {
+                let name = self.push_text(name);
+                let value = self.push_text(value);
+                self.entries.push(Entry { name, value });
+            }
         }
     }
 
@@ -66,10 +120,7 @@ impl Header {
     /// assert_eq!(h.get("missing"), None);
     /// ```
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.entries
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
+        self.position(name).map(|i| self.value_of(&self.entries[i]))
     }
 
     /// Whether `name` is present, in any case.
@@ -93,7 +144,9 @@ impl Header {
     /// assert_eq!(names, ["b", "a"]);
     /// ```
     pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
-        self.entries.iter().map(|(n, v)| (n.as_str(), v.as_str()))
+        self.entries
+            .iter()
+            .map(|e| (self.name_of(e), self.value_of(e)))
     }
 
     /// The number of distinct names.
@@ -117,22 +170,41 @@ impl Header {
     /// Build from an HTTP header map, keeping arrival order; values that
     /// are not UTF-8 are decoded as Latin-1, as browsers do.
     pub(crate) fn from_http(map: &ureq::http::HeaderMap) -> (Header, Vec<String>) {
-        let mut header = Header::new();
+        let size = map
+            .iter()
+            .map(|(n, v)| n.as_str().len() + v.len())
+            .sum::<usize>();
+        let mut header = Header {
+            text: String::with_capacity(size + size / 8),
+            entries: Vec::with_capacity(map.keys_len()),
+        };
         let mut cookies = Vec::new();
         for (name, value) in map {
             let value = header_value_text(value.as_bytes());
             if name == ureq::http::header::SET_COOKIE {
-                cookies.push(value.clone());
+                cookies.push(value.clone().into_owned());
             }
-            header.append(name.as_str(), &value);
+            // A header map holds each (lower-case) name once, its values
+            // in a row: only the last entry can be a repeat.
+            match header.entries.last() {
+                Some(last) if header.name_of(last) == name.as_str() => {
+                    header.append(name.as_str(), &value)
+                }
+                _ => {
+                    let name = header.push_text(name.as_str());
+                    let value = header.push_text(&value);
+                    header.entries.push(Entry { name, value });
+                }
+            }
         }
         (header, cookies)
     }
 }
 
-fn header_value_text(bytes: &[u8]) -> String {
+/// A header value as text: UTF-8 as is, other bytes as Latin-1.
+fn header_value_text(bytes: &[u8]) -> std::borrow::Cow<'_, str> {
     match std::str::from_utf8(bytes) {
-        Ok(s) => s.to_owned(),
+        Ok(s) => std::borrow::Cow::Borrowed(s),
         Err(_) => bytes.iter().map(|&b| b as char).collect(),
     }
 }
@@ -169,5 +241,22 @@ mod tests {
         assert_eq!(cookies, ["a=1", "b=2; Path=/"]);
         assert_eq!(h.get("x-bin"), Some("café"));
         assert_eq!(h.iter().next().unwrap().0, "set-cookie");
+    }
+
+    #[test]
+    fn repeats_join_wherever_the_first_value_is() {
+        let mut h = Header::new();
+        h.append("a", "1");
+        h.append("b", "2");
+        h.append("A", "3"); // not the last value written: copied
+        h.append("b", "4");
+        h.append("B", "5"); // the last value written: extended in place
+        assert_eq!(h.get("a"), Some("1, 3"));
+        assert_eq!(h.get("b"), Some("2, 4, 5"));
+        let mut same = Header::new();
+        same.append("a", "1, 3");
+        same.append("b", "2, 4, 5");
+        assert_eq!(h, same);
+        assert_eq!(format!("{h:?}"), format!("{same:?}"));
     }
 }

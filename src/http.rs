@@ -32,14 +32,32 @@ fn is_reserved(name: &str) -> bool {
 }
 
 /// The headers of a call: the caller's (validated, reserved ones dropped),
-/// a default content-type if none is given, and the fixed Referer.
+/// a default content-type if none is given, and the fixed Referer: a
+/// socket's handshake headers.
+#[cfg(feature = "websocket")]
 pub(crate) fn build_headers(
     api: Api,
     engine: &Engine,
     user: &[(String, String)],
     default_content_type: Option<&str>,
 ) -> Result<Vec<(String, String)>> {
-    let mut out = Vec::with_capacity(user.len() + 2);
+    let mut out = user_headers(api, user, default_content_type)?;
+    if engine.decompress && find_header(&out, "accept-encoding").is_none() {
+        out.push(("accept-encoding".into(), ACCEPT_ENCODING.into()));
+    }
+    out.push(("referer".into(), engine.referer.clone()));
+    Ok(out)
+}
+
+/// [`build_headers`] without the headers every HTTP call gets
+/// (Accept-Encoding, Referer): [`send`] adds those, from values made once
+/// per client.
+pub(crate) fn user_headers(
+    api: Api,
+    user: &[(String, String)],
+    default_content_type: Option<&str>,
+) -> Result<Vec<(String, String)>> {
+    let mut out = Vec::with_capacity(user.len() + 1);
     for (name, value) in user {
         if HeaderName::from_bytes(name.as_bytes()).is_err() {
             return Err(Error::invalid_argument(
@@ -58,21 +76,10 @@ pub(crate) fn build_headers(
         }
     }
     if let Some(ct) = default_content_type {
-        if !out
-            .iter()
-            .any(|(n, _)| n.eq_ignore_ascii_case("content-type"))
-        {
+        if find_header(&out, "content-type").is_none() {
             out.push(("content-type".into(), ct.into()));
         }
     }
-    if engine.decompress
-        && !out
-            .iter()
-            .any(|(n, _)| n.eq_ignore_ascii_case("accept-encoding"))
-    {
-        out.push(("accept-encoding".into(), ACCEPT_ENCODING.into()));
-    }
-    out.push(("referer".into(), engine.referer.clone()));
     Ok(out)
 }
 
@@ -105,6 +112,7 @@ pub(crate) struct Exchange<'a> {
     pub method: Method,
     /// A URL the policy has allowed (a checked [`crate::policy::Target`]'s).
     pub url: &'a url::Url,
+    /// From [`user_headers`]; Accept-Encoding and Referer are added.
     pub headers: &'a [(String, String)],
     pub body: Payload<'a>,
     pub manual_redirect: bool,
@@ -236,11 +244,10 @@ pub(crate) fn send(engine: &Engine, ctl: &CallCtl, ex: &Exchange<'_>) -> Result<
 fn send_retrying(engine: &Engine, ctl: &CallCtl, ex: &Exchange<'_>) -> Result<Response<Body>> {
     let mut retried = false;
     loop {
-        let left = ctl.remaining();
-        if left.is_zero() {
+        if ctl.remaining().is_zero() {
             return Err(ctl.error(ErrorKind::Timeout));
         }
-        match send_once(engine, ctl, ex, left) {
+        match send_once(engine, ctl, ex) {
             Ok(r) => {
                 ctl.fresh_only.store(false, Ordering::Relaxed);
                 return Ok(r);
@@ -273,52 +280,58 @@ fn send_once(
     engine: &Engine,
     ctl: &CallCtl,
     ex: &Exchange<'_>,
-    left: std::time::Duration,
 ) -> std::result::Result<Response<Body>, ureq::Error> {
-    let agent = &engine.agent;
-    let stream = |open: OpenBody<'_>| match open() {
-        Ok(reader) => Ok(SendBody::from_owned_reader(reader)),
-        Err(e) => {
-            ctl.stash(e);
-            Err(crate::transport::stashed())
-        }
-    };
-    macro_rules! go {
-        ($builder:expr, $with_body:ident) => {{
-            let mut b = $builder;
-            for (k, v) in ex.headers {
-                b = b.header(k.as_str(), v.as_str());
-            }
-            if let Payload::Stream { len, .. } = ex.body {
-                b = b.header("content-length", len.to_string());
-            }
-            let b = b.config().timeout_global(Some(left)).build();
-            go!(@send b, $with_body)
-        }};
-        (@send $b:ident, without) => {
-            match ex.body {
-                Payload::None => $b.call(),
-                Payload::Bytes(body) => $b.force_send_body().send(body),
-                Payload::Stream { open, .. } => $b.force_send_body().send(stream(open)?),
-            }
-        };
-        (@send $b:ident, with) => {
-            match ex.body {
-                Payload::None => $b.send(&[][..]),
-                Payload::Bytes(body) => $b.send(body),
-                Payload::Stream { open, .. } => $b.send(stream(open)?),
-            }
-        };
+    use ureq::http::header;
+    let http_err = |e: ureq::http::Error| ureq::Error::Http(e);
+    // The http crate's request directly: no builder moved per header, and
+    // the fixed headers are cloned, not parsed and copied.
+    let mut request = ureq::http::Request::new(());
+    *request.method_mut() = ex.method.to_http();
+    *request.uri_mut() = ex
+        .url
+        .as_str()
+        .parse()
+        .map_err(|e: ureq::http::uri::InvalidUri| http_err(e.into()))?;
+    let headers = request.headers_mut();
+    headers.reserve(ex.headers.len() + 3);
+    for (k, v) in ex.headers {
+        let name = HeaderName::from_bytes(k.as_bytes()).map_err(|e| http_err(e.into()))?;
+        let value = HeaderValue::from_str(v).map_err(|e| http_err(e.into()))?;
+        headers.append(name, value);
     }
-    match ex.method {
-        Method::Get => go!(agent.get(ex.url.as_str()), without),
-        Method::Head => go!(agent.head(ex.url.as_str()), without),
-        Method::Options => go!(agent.options(ex.url.as_str()), without),
-        Method::Delete => go!(agent.delete(ex.url.as_str()), without),
-        Method::Trace => go!(agent.trace(ex.url.as_str()), without),
-        Method::Connect => go!(agent.connect(ex.url.as_str()), without),
-        Method::Post => go!(agent.post(ex.url.as_str()), with),
-        Method::Put => go!(agent.put(ex.url.as_str()), with),
+    if engine.decompress && !headers.contains_key(header::ACCEPT_ENCODING) {
+        headers.append(
+            header::ACCEPT_ENCODING,
+            HeaderValue::from_static(ACCEPT_ENCODING),
+        );
+    }
+    let referer = match &engine.referer_value {
+        Some(v) => v.clone(),
+        None => HeaderValue::from_str(&engine.referer).map_err(|e| http_err(e.into()))?,
+    };
+    headers.append(header::REFERER, referer);
+    if let Payload::Stream { len, .. } = ex.body {
+        headers.append(header::CONTENT_LENGTH, HeaderValue::from(len));
+    }
+    // No per-call ureq configuration: the transport bounds every connect,
+    // read and write by the call's deadline itself, and cloning the
+    // agent's configuration for each call would cost more than the
+    // call's own header work.
+    let agent = &engine.agent;
+    match ex.body {
+        // A method that takes a body sends an empty one; the others none.
+        Payload::None if matches!(ex.method, Method::Post | Method::Put) => {
+            agent.run(request.map(|()| &[][..]))
+        }
+        Payload::None => agent.run(request),
+        Payload::Bytes(body) => agent.run(request.map(|()| body)),
+        Payload::Stream { open, .. } => match open() {
+            Ok(reader) => agent.run(request.map(|()| SendBody::from_owned_reader(reader))),
+            Err(e) => {
+                ctl.stash(e);
+                Err(crate::transport::stashed())
+            }
+        },
     }
 }
 

@@ -304,14 +304,15 @@ fn split_authority(raw: &str) -> Option<(&str, &str)> {
 /// The port written in `raw`, `None` if none (or an empty one) is written.
 fn explicit_port(raw: &str) -> Result<Option<u16>, ()> {
     let (authority, _) = split_authority(raw).ok_or(())?;
-    let host_port = authority.rsplit('@').next().unwrap_or(authority);
+    let after = |s: &'_ str, c: u8| s.bytes().rposition(|b| b == c).map(|i| i + 1);
+    let host_port = &authority[after(authority, b'@').unwrap_or(0)..];
     let port = if let Some(after_bracket) = host_port.strip_prefix('[') {
         match after_bracket.split_once(']') {
             Some((_, tail)) => tail.strip_prefix(':'),
             None => return Err(()),
         }
     } else {
-        host_port.rsplit_once(':').map(|(_, p)| p)
+        after(host_port, b':').map(|i| &host_port[i..])
     };
     match port {
         None | Some("") => Ok(None),

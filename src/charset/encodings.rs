@@ -11,9 +11,14 @@ pub(super) fn decode(mut body: Vec<u8>, label: Option<&str>) -> Result<String, (
     };
     let encoding = match encoding {
         Some(enc) => enc,
-        None => match std::str::from_utf8(&body) {
-            Ok(_) => UTF_8,
-            Err(_) => detect(&body),
+        // No BOM and no known label: valid UTF-8 (the usual JSON body) is
+        // taken as it is, checked once.
+        None => match String::from_utf8(body) {
+            Ok(text) => return Ok(text),
+            Err(e) => {
+                body = e.into_bytes();
+                detect(&body)
+            }
         },
     };
     if encoding == UTF_8 {

@@ -11,7 +11,7 @@ use crate::call::{self, CallCtl, CallHandle, EndGuard, PreparedCall, TaskEvents,
 use crate::client::{Client, Engine};
 use crate::error::{Api, Error, ErrorKind, Result};
 use crate::header::Header;
-use crate::http::{self, Exchange, Payload, build_headers};
+use crate::http::{self, Exchange, Payload, user_headers};
 use crate::listener::Keep;
 use crate::policy::ApiKind;
 use crate::profile::Profile;
@@ -301,7 +301,7 @@ impl PreparedDownload {
         }
         let mut url = target.url;
         url.set_fragment(None);
-        let headers = build_headers(API, engine, &o.header, None)?;
+        let headers = user_headers(API, &o.header, None)?;
         if let Some(f) = o.on_headers_received {
             events.listen(|e| &e.headers, once(f));
         }

@@ -49,6 +49,21 @@ impl Method {
         }
     }
 
+    /// The method as the HTTP layer names it.
+    pub(crate) fn to_http(self) -> ureq::http::Method {
+        use ureq::http::Method as M;
+        match self {
+            Method::Options => M::OPTIONS,
+            Method::Get => M::GET,
+            Method::Head => M::HEAD,
+            Method::Post => M::POST,
+            Method::Put => M::PUT,
+            Method::Delete => M::DELETE,
+            Method::Trace => M::TRACE,
+            Method::Connect => M::CONNECT,
+        }
+    }
+
     /// Whether repeating the request is harmless (RFC 9110 §9.2.2); only
     /// these are retried after a stale keep-alive connection.
     ///

@@ -14,7 +14,7 @@ use crate::client::{Client, Engine};
 use crate::coding;
 use crate::data::{RequestData, append_query, form_pairs};
 use crate::error::{Api, Error, ErrorKind, Result};
-use crate::http::{self, Exchange, build_headers, find_header};
+use crate::http::{self, Exchange, find_header, user_headers};
 use crate::listener::{Delivered, Keep, ListenerId};
 use crate::policy::ApiKind;
 use crate::profile::Profile;
@@ -327,7 +327,7 @@ impl PreparedRequest {
         let target = engine.policy.check(ApiKind::Request, &o.url)?;
         let mut url = target.url;
         url.set_fragment(None);
-        let headers = build_headers(API, engine, &o.header, Some("application/json"))?;
+        let headers = user_headers(API, &o.header, Some("application/json"))?;
         let content_type = find_header(&headers, "content-type").unwrap_or("");
         let form = content_type
             .to_ascii_lowercase()

@@ -12,7 +12,7 @@ use crate::charset;
 use crate::client::{Client, Engine};
 use crate::error::{Api, Error, ErrorKind, Result};
 use crate::header::Header;
-use crate::http::{self, Exchange, Payload, build_headers};
+use crate::http::{self, Exchange, Payload, user_headers};
 use crate::listener::Keep;
 use crate::multipart::Multipart;
 use crate::policy::ApiKind;
@@ -266,7 +266,7 @@ impl PreparedUpload {
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_else(|| "file".into());
         let multipart = Multipart::new(&o.form_data, &o.name, &filename, meta.len());
-        let mut headers = build_headers(API, engine, &o.header, None)?;
+        let mut headers = user_headers(API, &o.header, None)?;
         headers.retain(|(n, _)| !n.eq_ignore_ascii_case("content-type"));
         headers.push(("content-type".into(), multipart.content_type()));
         let mut url = target.url;
