@@ -38,8 +38,10 @@ pub(super) fn connect(
     let _current = crate::call::CurrentGuard::set(s.ctl.clone());
     let (sock, stream) = open_stream(s, engine, target, options)?;
     let request = upgrade_request(engine, target, headers, options)?;
+    // tungstenite zeroes this much before every read, twice per message
+    // (the read that finds it and the one that finds nothing more).
     let config = WebSocketConfig::default()
-        .read_buffer_size(16 * 1024)
+        .read_buffer_size(4 * 1024)
         .write_buffer_size(0)
         .max_write_buffer_size(engine.max_message_size.max(64 * 1024) * 2)
         .max_message_size(Some(engine.max_message_size))
