@@ -4,8 +4,8 @@
 //! this binary is the floor wxnet's own size is compared with (README
 //! "Performance").
 //!
-//! `cargo build --profile size --example size_raw`, then look at
-//! `target/size/examples/size_raw`. Run it with an URL pair to use it:
+//! `scripts/size raw` builds it in a crate of its own and prints its
+//! size. Run it with an URL pair to use it:
 //! `size_raw https://api.example.com/ wss://ws.example.com/`.
 
 use std::net::TcpStream;
