@@ -1,158 +1,376 @@
-//! WebSocket echo of 32-byte text over loopback TLS: wxnet (a reader
-//! thread and a hand-off to the caller) against raw tungstenite read on
-//! the caller's own thread, same rustls stack, same server, same run.
+//! WebSocket echo of 32-byte text against an echo server in another
+//! process (Python `websockets` over TLS 1.3 on loopback, Debian
+//! `python3-websockets`): wxnet (its reader thread, `on_message` into a
+//! channel, the caller sends and waits for the echo) against tungstenite
+//! read on the caller's own thread, same rustls stack, same server.
 //!
-//! Run with `cargo bench --bench socket`. Besides criterion's figures it
-//! prints round-trip p50/p99 over 5,000 echoes and burst messages/s.
+//! ```text
+//! cargo bench --bench socket                 # every load mode
+//! cargo bench --bench socket -- quiet spin   # some of them
+//! cargo bench --bench socket -- count wxnet 2000   # for callgrind
+//! ```
+//!
+//! Load modes, applied to both sides' rounds alike: `quiet`; `spin`, two
+//! threads of this process spinning; `stress`, `stress-ng --cpu 2 --vm 1
+//! --vm-bytes 256M`; `compile`, `stress-ng --cpu 2 --vm 2 --vm-bytes 1G
+//! --cache 1` (CPU and memory hogs on every core, like two compiles).
+//! After a warm-up the sides alternate rounds (which goes first
+//! alternates too); each row is the median over rounds of the per-round
+//! ratio, with messages/s, p50 and p99 of the echo round trip, and the
+//! context switches of all this process's threads per message.
+//!
+//! `count <wxnet|raw> <n>` does `n` echoes of one side and exits, for an
+//! instruction count of the client process alone: run it under
+//! `valgrind --tool=callgrind` with two values of `n` and difference the
+//! totals (see README "Performance").
 
 #[path = "../tests/common/mod.rs"]
 mod common;
 
-use std::net::TcpStream;
+use std::net::{SocketAddr, TcpStream};
+use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc;
+use std::thread;
 use std::time::{Duration, Instant};
 
-use criterion::{Criterion, Throughput};
 use rustls::pki_types::ServerName;
-use rustls::{ClientConnection, RootCertStore, StreamOwned};
+use rustls::{ClientConfig, ClientConnection, RootCertStore, StreamOwned};
 use tungstenite::{Message, WebSocket};
 
 const PAYLOAD: &str = "0123456789abcdef0123456789abcdef";
-const BURST: usize = 1000;
+const HOST: &str = "ws.example.com";
+const ROUNDS: usize = 8;
+const PER_ROUND: usize = 2000;
+const WARM_UP: usize = 2000;
+
+const SERVER: &str = r#"
+import asyncio, ssl, sys, websockets
+async def echo(ws, path=None):
+    async for m in ws:
+        await ws.send(m)
+async def main():
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(sys.argv[2], sys.argv[3])
+    async with websockets.serve(echo, "127.0.0.1", int(sys.argv[1]), ssl=ctx,
+                                compression=None, max_size=None):
+        await asyncio.Future()
+asyncio.run(main())
+"#;
+
+/// The echo server in its own process. `/usr/bin/python3` by path: the
+/// Debian interpreter is the one with `python3-websockets`.
+fn echo_server(pki: &common::TestPki) -> common::Program {
+    let id = pki.identity(&[HOST]);
+    common::Program::start("/usr/bin/python3", "python3-websockets", |port, dir| {
+        std::fs::write(dir.join("echo.py"), SERVER).unwrap();
+        std::fs::write(dir.join("cert.pem"), &id.cert_pem).unwrap();
+        std::fs::write(dir.join("key.pem"), &id.key_pem).unwrap();
+        ["echo.py", &port.to_string(), "cert.pem", "key.pem"]
+            .map(String::from)
+            .to_vec()
+    })
+}
 
 type Raw = WebSocket<StreamOwned<ClientConnection, TcpStream>>;
 
-fn raw_client(pki: &common::TestPki, addr: std::net::SocketAddr) -> Raw {
+fn raw_client(pki: &common::TestPki, addr: SocketAddr) -> Raw {
     let mut roots = RootCertStore::empty();
     roots.add(pki.ca_der().into()).unwrap();
-    let config = rustls::ClientConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .unwrap()
-    .with_root_certificates(roots)
-    .with_no_client_auth();
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
     let tcp = TcpStream::connect(addr).unwrap();
     tcp.set_nodelay(true).unwrap();
-    let conn = ClientConnection::new(
-        Arc::new(config),
-        ServerName::try_from("ws.example.com").unwrap(),
-    )
-    .unwrap();
-    let (ws, _) =
-        tungstenite::client::client("wss://ws.example.com/", StreamOwned::new(conn, tcp)).unwrap();
+    let name = ServerName::try_from(HOST).unwrap();
+    let conn = ClientConnection::new(Arc::new(config), name).unwrap();
+    let url = format!("wss://{HOST}/");
+    let (ws, _) = tungstenite::client::client(url, StreamOwned::new(conn, tcp)).unwrap();
     ws
 }
 
-struct Pair {
-    wx: wxnet::SocketTask,
+struct Wx {
+    task: wxnet::SocketTask,
+    rx: mpsc::Receiver<wxnet::SocketMessage>,
     _client: wxnet::Client,
-    raw: Raw,
 }
 
-impl Pair {
-    fn wx_echo(&self) {
-        self.wx
-            .send(wxnet::SocketMessage::Text(PAYLOAD.into()))
-            .unwrap();
-        let m = self.wx.recv(Duration::from_secs(5)).unwrap();
-        assert!(m.is_some());
+fn wx_client(pki: &common::TestPki, addr: SocketAddr) -> Wx {
+    let client = wxnet::Client::builder()
+        .socket_domains([format!("wss://{HOST}")])
+        .add_root_certificate(pki.ca_pem())
+        .unwrap()
+        .resolve(HOST, addr)
+        .build()
+        .unwrap();
+    let task = client.connect_socket(wxnet::ConnectSocketOptions::new(format!("wss://{HOST}/")));
+    let (tx, rx) = mpsc::channel();
+    task.on_message(move |m| {
+        let _ = tx.send(m.clone());
+    });
+    task.wait_open(Duration::from_secs(10)).unwrap();
+    Wx {
+        task,
+        rx,
+        _client: client,
     }
+}
 
-    fn raw_echo(&mut self) {
-        self.raw.send(Message::Text(PAYLOAD.into())).unwrap();
-        loop {
-            if let Message::Text(_) = self.raw.read().unwrap() {
-                return;
+impl Wx {
+    fn echo(&mut self) {
+        self.task.send(PAYLOAD.into()).unwrap();
+        let m = self.rx.recv_timeout(Duration::from_secs(10)).unwrap();
+        assert_eq!(m.len(), PAYLOAD.len());
+    }
+}
+
+fn raw_echo(raw: &mut Raw) {
+    raw.send(Message::Text(PAYLOAD.into())).unwrap();
+    loop {
+        if let Message::Text(t) = raw.read().unwrap() {
+            assert_eq!(t.len(), PAYLOAD.len());
+            return;
+        }
+    }
+}
+
+/// Voluntary and involuntary context switches of every thread of this
+/// process so far.
+fn ctxt_switches() -> (u64, u64) {
+    let mut total = (0, 0);
+    for task in std::fs::read_dir("/proc/self/task").unwrap().flatten() {
+        let Ok(status) = std::fs::read_to_string(task.path().join("status")) else {
+            continue;
+        };
+        for line in status.lines() {
+            let field = |name: &str| {
+                line.strip_prefix(name)
+                    .and_then(|v| v.trim().parse::<u64>().ok())
+            };
+            if let Some(v) = field("voluntary_ctxt_switches:") {
+                total.0 += v;
+            }
+            if let Some(v) = field("nonvoluntary_ctxt_switches:") {
+                total.1 += v;
             }
         }
     }
+    total
+}
 
-    fn wx_burst(&self) {
-        for _ in 0..BURST {
-            self.wx
-                .send(wxnet::SocketMessage::Text(PAYLOAD.into()))
+/// One round of one side.
+#[derive(Clone, Copy)]
+struct Round {
+    per_s: f64,
+    p50: f64,
+    p99: f64,
+    voluntary: f64,
+    involuntary: f64,
+}
+
+fn round(n: usize, mut echo: impl FnMut()) -> Round {
+    let mut lat = Vec::with_capacity(n);
+    let before = ctxt_switches();
+    let start = Instant::now();
+    for _ in 0..n {
+        let t = Instant::now();
+        echo();
+        lat.push(t.elapsed().as_secs_f64() * 1e6);
+    }
+    let total = start.elapsed().as_secs_f64();
+    let after = ctxt_switches();
+    lat.sort_by(f64::total_cmp);
+    Round {
+        per_s: n as f64 / total,
+        p50: lat[n / 2],
+        p99: lat[n * 99 / 100],
+        voluntary: (after.0 - before.0) as f64 / n as f64,
+        involuntary: (after.1 - before.1) as f64 / n as f64,
+    }
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    let n = v.len();
+    if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        (v[n / 2 - 1] + v[n / 2]) / 2.0
+    }
+}
+
+/// A background load for the length of one mode.
+enum Load {
+    None,
+    Spin(Arc<AtomicBool>, Vec<thread::JoinHandle<()>>),
+    Process(Child),
+}
+
+impl Load {
+    fn start(mode: &str) -> Load {
+        let stress = |args: &[&str]| {
+            let path = common::require("stress-ng", "stress-ng");
+            let child = Command::new(path)
+                .args(args)
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
                 .unwrap();
-        }
-        for _ in 0..BURST {
-            assert!(self.wx.recv(Duration::from_secs(5)).unwrap().is_some());
+            // Let its workers start and take their memory.
+            thread::sleep(Duration::from_secs(2));
+            Load::Process(child)
+        };
+        match mode {
+            "quiet" => Load::None,
+            "spin" => {
+                let stop = Arc::new(AtomicBool::new(false));
+                let spinners = (0..2)
+                    .map(|_| {
+                        let stop = stop.clone();
+                        thread::spawn(move || {
+                            while !stop.load(Ordering::Relaxed) {
+                                std::hint::spin_loop();
+                            }
+                        })
+                    })
+                    .collect();
+                Load::Spin(stop, spinners)
+            }
+            "stress" => stress(&["--cpu", "2", "--vm", "1", "--vm-bytes", "256M"]),
+            "compile" => stress(&[
+                "--cpu",
+                "2",
+                "--vm",
+                "2",
+                "--vm-bytes",
+                "1G",
+                "--cache",
+                "1",
+            ]),
+            other => panic!("unknown load mode {other}: quiet, spin, stress or compile"),
         }
     }
 
-    fn raw_burst(&mut self) {
-        for _ in 0..BURST {
-            self.raw.send(Message::Text(PAYLOAD.into())).unwrap();
-        }
-        let mut got = 0;
-        while got < BURST {
-            if let Message::Text(_) = self.raw.read().unwrap() {
-                got += 1;
+    fn stop(self) {
+        match self {
+            Load::None => {}
+            Load::Spin(stop, spinners) => {
+                stop.store(true, Ordering::Relaxed);
+                spinners.into_iter().for_each(|t| t.join().unwrap());
+            }
+            Load::Process(mut child) => {
+                // stress-ng ends its workers on SIGTERM; SIGKILL would
+                // leave them running.
+                let _ = Command::new("kill").arg(child.id().to_string()).status();
+                let _ = child.wait();
             }
         }
     }
 }
 
-fn percentiles(mut f: impl FnMut(), n: usize) -> (f64, f64) {
-    let mut v: Vec<f64> = (0..n)
-        .map(|_| {
-            let t = Instant::now();
-            f();
-            t.elapsed().as_secs_f64() * 1e6
-        })
-        .collect();
-    v.sort_by(|a, b| a.partial_cmp(b).unwrap());
-    (v[n / 2], v[n * 99 / 100])
+fn run_mode(mode: &str, wx: &mut Wx, raw: &mut Raw) {
+    let load = Load::start(mode);
+    for _ in 0..WARM_UP {
+        wx.echo();
+        raw_echo(raw);
+    }
+    let (mut w, mut r) = (Vec::new(), Vec::new());
+    for i in 0..ROUNDS {
+        if i % 2 == 0 {
+            w.push(round(PER_ROUND, || wx.echo()));
+            r.push(round(PER_ROUND, || raw_echo(raw)));
+        } else {
+            r.push(round(PER_ROUND, || raw_echo(raw)));
+            w.push(round(PER_ROUND, || wx.echo()));
+        }
+    }
+    load.stop();
+    report(mode, &w, &r);
+}
+
+fn report(mode: &str, w: &[Round], r: &[Round]) {
+    let med = |v: &[Round], f: fn(&Round) -> f64| median(v.iter().map(f).collect());
+    let ratio = |f: fn(&Round) -> f64| median(w.iter().zip(r).map(|(a, b)| f(a) / f(b)).collect());
+    let min_max = |v: &[Round], f: fn(&Round) -> f64| {
+        let x: Vec<f64> = v.iter().map(f).collect();
+        (
+            x.iter().cloned().fold(f64::MAX, f64::min),
+            x.iter().cloned().fold(0.0, f64::max),
+        )
+    };
+    let (wlo, whi) = min_max(w, |x| x.per_s);
+    let (rlo, rhi) = min_max(r, |x| x.per_s);
+    println!(
+        "{mode:>7}: wxnet {:.1} k msg/s ({:.1}-{:.1}), p50 {:.0} us, p99 {:.0} us, \
+         ctx/msg {:.2} vol + {:.2} invol",
+        med(w, |x| x.per_s) / 1e3,
+        wlo / 1e3,
+        whi / 1e3,
+        med(w, |x| x.p50),
+        med(w, |x| x.p99),
+        med(w, |x| x.voluntary),
+        med(w, |x| x.involuntary),
+    );
+    println!(
+        "{:>7}  raw   {:.1} k msg/s ({:.1}-{:.1}), p50 {:.0} us, p99 {:.0} us, \
+         ctx/msg {:.2} vol + {:.2} invol",
+        "",
+        med(r, |x| x.per_s) / 1e3,
+        rlo / 1e3,
+        rhi / 1e3,
+        med(r, |x| x.p50),
+        med(r, |x| x.p99),
+        med(r, |x| x.voluntary),
+        med(r, |x| x.involuntary),
+    );
+    println!(
+        "{:>7}  ratio throughput {:.3}x, p50 {:.2}x, p99 {:.2}x (medians of {} per-round ratios)",
+        "",
+        ratio(|x| x.per_s),
+        ratio(|x| x.p50),
+        ratio(|x| x.p99),
+        w.len()
+    );
 }
 
 fn main() {
+    let args: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with("--"))
+        .collect();
     let pki = common::TestPki::new();
-    let server = common::WsServer::echo(pki.server_config(&pki.identity(&["ws.example.com"])));
-    let client = wxnet::Client::builder()
-        .socket_domains(["wss://ws.example.com"])
-        .add_root_certificate(pki.ca_pem())
-        .unwrap()
-        .resolve("ws.example.com", server.addr())
-        .build()
-        .unwrap();
-    let wx = client.connect_socket(wxnet::ConnectSocketOptions::new("wss://ws.example.com/"));
-    wx.wait_open(Duration::from_secs(5)).unwrap();
-    let mut pair = Pair {
-        wx,
-        _client: client,
-        raw: raw_client(&pki, server.addr()),
-    };
-
-    // Percentiles, interleaved in rounds so both see the same machine.
-    let (mut wx, mut raw) = (Vec::new(), Vec::new());
-    for _ in 0..5 {
-        wx.push(percentiles(|| pair.wx_echo(), 1000));
-        raw.push(percentiles(|| pair.raw_echo(), 1000));
+    let server = echo_server(&pki);
+    if args.first().map(String::as_str) == Some("count") {
+        let n: usize = args.get(2).and_then(|n| n.parse().ok()).unwrap_or(1000);
+        match args.get(1).map(String::as_str) {
+            Some("wxnet") => {
+                let mut wx = wx_client(&pki, server.addr());
+                (0..n).for_each(|_| wx.echo());
+            }
+            Some("raw") => {
+                let mut raw = raw_client(&pki, server.addr());
+                (0..n).for_each(|_| raw_echo(&mut raw));
+            }
+            _ => panic!("count <wxnet|raw> <n>"),
+        }
+        return;
     }
-    let med = |v: &Vec<(f64, f64)>, i: usize| {
-        let mut x: Vec<f64> = v.iter().map(|p| if i == 0 { p.0 } else { p.1 }).collect();
-        x.sort_by(|a, b| a.partial_cmp(b).unwrap());
-        x[x.len() / 2]
+    let modes: Vec<&str> = if args.is_empty() {
+        vec!["quiet", "spin", "stress", "compile"]
+    } else {
+        args.iter().map(String::as_str).collect()
     };
+    let mut wx = wx_client(&pki, server.addr());
+    let mut raw = raw_client(&pki, server.addr());
     println!(
-        "echo round trip (median of 5 runs x 1000): wxnet p50 {:.1} us p99 {:.1} us | raw tungstenite p50 {:.1} us p99 {:.1} us",
-        med(&wx, 0),
-        med(&wx, 1),
-        med(&raw, 0),
-        med(&raw, 1)
+        "WebSocket echo, 32 B text, {ROUNDS} rounds x {PER_ROUND} per side after \
+         {WARM_UP} warm-up; server: python3 websockets, another process"
     );
-
-    let mut c = Criterion::default()
-        .configure_from_args()
-        .measurement_time(Duration::from_secs(5));
-    let mut g = c.benchmark_group("ws_echo_32B");
-    g.throughput(Throughput::Elements(1));
-    g.bench_function("wxnet", |b| b.iter(|| pair.wx_echo()));
-    g.bench_function("raw_tungstenite", |b| b.iter(|| pair.raw_echo()));
-    g.finish();
-    let mut g = c.benchmark_group("ws_burst_1000x32B");
-    g.throughput(Throughput::Elements(BURST as u64));
-    g.bench_function("wxnet", |b| b.iter(|| pair.wx_burst()));
-    g.bench_function("raw_tungstenite", |b| b.iter(|| pair.raw_burst()));
-    g.finish();
-    c.final_summary();
+    for mode in modes {
+        run_mode(mode, &mut wx, &mut raw);
+    }
 }

@@ -1,8 +1,9 @@
 //! The smallest program using `request` and `connect_socket`, to measure
 //! the binary size wxnet costs (see README "Performance").
 //!
-//! `cargo build --profile size --example size_probe`, then look at
-//! `target/size/examples/size_probe`. Run it with an URL pair to use it:
+//! `scripts/size` builds it in a crate of its own, as an application
+//! does, for each feature set, and prints the sizes. Run it with an URL
+//! pair to use it:
 //! `size_probe https://api.example.com/ wss://ws.example.com/`.
 
 use std::time::Duration;

@@ -38,21 +38,23 @@ pub(super) fn connect(
     let _current = crate::call::CurrentGuard::set(s.ctl.clone());
     let (sock, stream) = open_stream(s, engine, target, options)?;
     let request = upgrade_request(engine, target, headers, options)?;
+    // tungstenite zeroes this much before every read, twice per message
+    // (the read that finds it and the one that finds nothing more).
     let config = WebSocketConfig::default()
-        .read_buffer_size(16 * 1024)
+        .read_buffer_size(4 * 1024)
         .write_buffer_size(0)
         .max_write_buffer_size(engine.max_message_size.max(64 * 1024) * 2)
         .max_message_size(Some(engine.max_message_size))
         .max_frame_size(Some(engine.max_message_size));
     let (mut ws, header) = upgrade(ctl, &sock.stream, request, stream, config)?;
-    // From now on the reader waits in peek(); reads only pass the gate.
+    // From now on only the reader thread reads the socket.
     ws.get_mut().gated().gated = true;
     let _ = sock.stream.set_read_timeout(Some(TICK));
     let _ = sock.stream.set_write_timeout(Some(SEND_TIMEOUT));
     Ok((ws, header))
 }
 
-/// TCP, then TLS for `wss://`, under a stream whose reads pass a gate.
+/// TCP, then TLS for `wss://`, under a stream only the reader reads once open.
 fn open_stream(
     s: &Shared,
     engine: &Engine,
@@ -91,11 +93,7 @@ fn open_stream(
         None
     };
     let io_err = |e: std::io::Error| Error::from_network_io(API, &e).source_from(e);
-    let gated = GatedTcp {
-        tcp: sock.stream.try_clone().map_err(io_err)?,
-        gate: s.gate.clone(),
-        gated: false,
-    };
+    let gated = GatedTcp::new(sock.stream.try_clone().map_err(io_err)?);
     // Plain ws:// is only reachable with skip_domain_check.
     let stream = match tls {
         Some(tls) => WsStream::Tls(Box::new(StreamOwned::new(tls, gated))),

@@ -1,11 +1,10 @@
-//! The reader loop: wait for bytes without holding the connection lock,
+//! The reader loop: read the socket without holding the connection lock,
 //! drain what tungstenite can decode, hand messages to listeners, and
 //! decide how the socket ended.
 
-use std::io;
+use std::io::{self, Read};
 use std::net::TcpStream;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 use std::time::Instant;
 
 use tungstenite::Message;
@@ -21,9 +20,13 @@ use crate::error::{Error, ErrorKind};
 use crate::sync::lock;
 use crate::transport::is_timeout;
 
+/// How much the reader reads from the socket at once: the largest TLS
+/// record and then some.
+const READ_CHUNK: usize = 17 * 1024;
+
 /// What waiting on the socket found.
 enum Wake {
-    Bytes,
+    Bytes(usize),
     Eof,
     /// The read timeout passed: time to check the close timeout.
     Idle,
@@ -75,29 +78,20 @@ impl Ours {
 
 /// Read until the connection ends; how it ended.
 pub(super) fn read_until_end(s: &Arc<Shared>) -> Ending {
-    let Some(peek) = lock(&s.socket)
+    let Some(source) = lock(&s.socket)
         .as_ref()
         .and_then(|c| c.stream.try_clone().ok())
     else {
         return Ending::abnormal(Error::new(API, ErrorKind::Network));
     };
+    let mut buf = [0u8; READ_CHUNK];
     let mut eof_spins = 0;
     // The handshake may have read frames that followed the server's
     // response: drain those first, without reading the socket.
-    let mut buffered_only = true;
+    let mut input = Input::Buffered;
     loop {
-        let eof = !buffered_only
-            && match wait_for_bytes(&peek) {
-                Wake::Bytes => false,
-                Wake::Eof => true,
-                Wake::Idle => match on_idle(s) {
-                    Some(end) => return end,
-                    None => continue,
-                },
-                Wake::Lost(e) => return on_lost(s, e),
-            };
-        let drained = drain(s, buffered_only);
-        buffered_only = false;
+        let eof = matches!(input, Input::Eof);
+        let drained = drain(s, input, &buf);
         if !drained.received.is_empty() {
             s.emit_messages(drained.received);
         }
@@ -108,8 +102,9 @@ pub(super) fn read_until_end(s: &Arc<Shared>) -> Ending {
                 end
             };
         }
-        if drained.progressed {
-            // A peer that keeps sending never lets the reader go idle.
+        // A peer that keeps sending never lets the reader go idle; only a
+        // close in progress has anything to check (it leaves `Open`).
+        if drained.progressed && s.state() != ReadyState::Open {
             if let Some(end) = on_idle(s) {
                 return end;
             }
@@ -123,17 +118,39 @@ pub(super) fn read_until_end(s: &Arc<Shared>) -> Ending {
         } else {
             eof_spins = 0;
         }
+        input = loop {
+            match read_socket(&source, &mut buf) {
+                Wake::Bytes(n) => break Input::Bytes(n),
+                Wake::Eof => break Input::Eof,
+                Wake::Idle => match on_idle(s) {
+                    Some(end) => return end,
+                    None => continue,
+                },
+                Wake::Lost(e) => return on_lost(s, e),
+            }
+        };
     }
 }
 
-/// Block in `peek` on a duplicate of the socket, without any lock.
-fn wait_for_bytes(peek: &TcpStream) -> Wake {
-    let mut probe = [0u8; 1];
-    match peek.peek(&mut probe) {
-        Ok(0) => Wake::Eof,
-        Ok(_) => Wake::Bytes,
-        Err(e) if is_timeout(&e) => Wake::Idle,
-        Err(e) => Wake::Lost(e),
+/// What a drain decodes besides what is already buffered.
+#[derive(Clone, Copy)]
+enum Input {
+    Buffered,
+    /// The first `n` bytes of the reader's buffer.
+    Bytes(usize),
+    Eof,
+}
+
+/// Block in `read` on a duplicate of the socket, without any lock.
+fn read_socket(mut source: &TcpStream, buf: &mut [u8]) -> Wake {
+    loop {
+        return match source.read(buf) {
+            Ok(0) => Wake::Eof,
+            Ok(n) => Wake::Bytes(n),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) if is_timeout(&e) => Wake::Idle,
+            Err(e) => Wake::Lost(e),
+        };
     }
 }
 
@@ -173,9 +190,9 @@ fn on_eof(s: &Shared) -> Ending {
     }
 }
 
-/// Let exactly one socket read through the gate (none when only what is
-/// buffered is wanted) and decode until tungstenite would block.
-fn drain(s: &Shared, buffered_only: bool) -> Drained {
+/// Hand what the socket gave (if anything) to the stream and decode
+/// until tungstenite would block.
+fn drain(s: &Shared, input: Input, buf: &[u8]) -> Drained {
     let mut d = Drained::default();
     let mut c = lock(&s.conn);
     let ours = Ours::of(&c);
@@ -183,7 +200,11 @@ fn drain(s: &Shared, buffered_only: bool) -> Drained {
         d.end = Some(Ending::clean(close::abnormal()));
         return d;
     };
-    s.gate.store(!buffered_only, Ordering::Release);
+    match input {
+        Input::Buffered => {}
+        Input::Bytes(n) => ws.get_mut().gated().deliver(&buf[..n]),
+        Input::Eof => ws.get_mut().gated().deliver_eof(),
+    }
     loop {
         let message = match ws.read() {
             Ok(m) => m,
@@ -218,7 +239,6 @@ fn drain(s: &Shared, buffered_only: bool) -> Drained {
             _ => {}
         }
     }
-    s.gate.store(false, Ordering::Release);
     d
 }
 

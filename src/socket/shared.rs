@@ -101,7 +101,6 @@ pub(super) struct Shared {
     pub id: u64,
     state: AtomicU8,
     pub conn: Mutex<Conn>,
-    pub gate: Arc<AtomicBool>,
     /// Shut down to wake the reader (close timeout, shutdown).
     pub socket: Mutex<Option<Arc<CallSocket>>>,
     pub ctl: Arc<CallCtl>,
@@ -121,7 +120,6 @@ impl Shared {
             id: ctl.id,
             state: AtomicU8::new(ReadyState::Connecting as u8),
             conn: Mutex::new(Conn::default()),
-            gate: Arc::new(AtomicBool::new(false)),
             socket: Mutex::new(None),
             ctl,
             status: Mutex::new(Status::default()),
@@ -231,6 +229,10 @@ impl Shared {
     /// Wait until a message of `weight` can be kept; `false` when we
     /// started closing first and there is still no room.
     fn wait_for_room(&self, weight: usize) -> bool {
+        // Listeners registered, or room left: no need for the status lock.
+        if !self.events.message.is_full_for(weight) {
+            return true;
+        }
         let mut st = lock(&self.status);
         let room = loop {
             if !self.events.message.is_full_for(weight) {
