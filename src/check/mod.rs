@@ -44,14 +44,14 @@ mod report;
 mod rules;
 mod stores;
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
 use std::time::{Duration, SystemTime};
 
 use rustls::pki_types::CertificateDer;
 
 pub use doctor::{EntryVerdict, configured_proxy, domain_entries, domain_verdicts};
 pub use platform::{Platform, PlatformVerdict, Verdict};
-pub use report::{Bullet, CheckResult, Report, Status};
+pub use report::{AddressReport, Bullet, CheckResult, Report, Status};
 pub use stores::RootStore;
 
 use crate::error::{Api, Error};
@@ -76,6 +76,7 @@ pub struct Checker {
     at: Option<SystemTime>,
     timeout: Duration,
     allow_local: bool,
+    online: bool,
 }
 
 const _: () = {
@@ -83,6 +84,7 @@ const _: () = {
     send_sync::<Checker>();
     send_sync::<Report>();
     send_sync::<CheckResult>();
+    send_sync::<AddressReport>();
     send_sync::<EntryVerdict>();
 };
 
@@ -111,11 +113,14 @@ impl Checker {
             at: None,
             timeout: Duration::from_secs(10),
             allow_local: false,
+            online: false,
         }
     }
 
     /// Connect to `addr` for `host` (like curl `--resolve`); names and
-    /// certificates are still checked against `host`.
+    /// certificates are still checked against `host`. Given several times
+    /// for one host, every address is checked, as every address DNS gives
+    /// is without it (round-robin DNS).
     ///
     /// ```
     /// // Nothing listens there: the report says so for this address.
@@ -124,6 +129,7 @@ impl Checker {
     /// let r = c.timeout(std::time::Duration::from_secs(2)).check("a.example.com")?;
     /// assert_eq!(r.address, Some(dead));
     /// assert_eq!(r.get("T-02").unwrap().status, wxnet::check::Status::Fail);
+    /// assert_eq!(r.addresses.len(), 1);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn resolve(mut self, host: &str, addr: SocketAddr) -> Checker {
@@ -213,6 +219,22 @@ impl Checker {
         self
     }
 
+    /// When nothing is stapled, ask the certificate's OCSP responder over
+    /// HTTP (X-14). Off by default: a check then makes no connection
+    /// beyond the server itself and the issuer URL of a missing
+    /// intermediate.
+    ///
+    /// ```
+    /// // Nothing answers at the responder's address: the verdict says so
+    /// // and is never a pass.
+    /// let c = wxnet::check::Checker::new().online(true);
+    /// assert!(format!("{c:?}").contains("online: true"));
+    /// ```
+    pub fn online(mut self, yes: bool) -> Checker {
+        self.online = yes;
+        self
+    }
+
     /// Check `target`: an `https://` or `wss://` URL (a path adds the
     /// sample-response checks) or `host[:port]`. `Err` only for a target
     /// that cannot be read at all; everything else is in the report.
@@ -228,12 +250,30 @@ impl Checker {
             target: &t,
             out: Verdicts::default(),
         };
-        let address = run.all();
-        Ok(Report {
-            target: target.to_owned(),
-            address,
-            results: run.out.results,
-        })
+        let mut report = Report::new(target);
+        if run.scheme_and_name() {
+            match self.addresses(&t) {
+                Ok(addrs) => {
+                    for address in addrs {
+                        let mut at = Run {
+                            checker: self,
+                            target: &t,
+                            out: Verdicts::default(),
+                        };
+                        at.all(address);
+                        report.addresses.push(AddressReport {
+                            address,
+                            results: at.out.results,
+                        });
+                    }
+                }
+                Err(why) => run.out.fail("T-02", why, "publish a DNS record for the name"),
+            }
+        }
+        report.address = report.addresses.first().map(|a| a.address);
+        report.results = run.out.results;
+        report.results.extend(report::merge(&report.addresses));
+        Ok(report)
     }
 
     /// Judge a certificate chain file before it is deployed: the
@@ -255,23 +295,47 @@ impl Checker {
         cert::judge(self, &t.host, &seen, &mut out);
         // Stapling is a property of the server, not of the file.
         out.results.retain(|r| r.id != "X-14");
-        Ok(Report {
-            target: host.to_owned(),
-            address: None,
-            results: out.results,
-        })
+        let mut report = Report::new(host);
+        report.results = out.results;
+        Ok(report)
     }
 
     fn now(&self) -> SystemTime {
         self.at.unwrap_or_else(SystemTime::now)
     }
 
-    /// The address `resolve` gave for `host`, if any.
-    fn resolved(&self, host: &str) -> Option<SocketAddr> {
+    /// The addresses `resolve` gave for `host`, in the order given.
+    fn resolved(&self, host: &str) -> Vec<SocketAddr> {
         self.resolve
             .iter()
-            .find(|(h, _)| h == host)
+            .filter(|(h, _)| h == host)
             .map(|(_, a)| *a)
+            .collect()
+    }
+
+    /// Every address to check for `t`: the `resolve` map, an IP target
+    /// itself, or every address DNS gives (IPv4 and IPv6), once each.
+    fn addresses(&self, t: &Target) -> Result<Vec<SocketAddr>, String> {
+        let given = self.resolved(&t.host);
+        if !given.is_empty() {
+            return Ok(given);
+        }
+        if let Ok(ip) = t.host.parse::<IpAddr>() {
+            return Ok(vec![SocketAddr::new(ip, t.port)]);
+        }
+        let mut all: Vec<SocketAddr> = Vec::new();
+        let found = (t.host.as_str(), t.port)
+            .to_socket_addrs()
+            .map_err(|e| format!("DNS lookup of {} failed: {e}", t.host))?;
+        for a in found {
+            if !all.contains(&a) {
+                all.push(a);
+            }
+        }
+        if all.is_empty() {
+            return Err(format!("{} has no address", t.host));
+        }
+        Ok(all)
     }
 }
 
@@ -331,35 +395,21 @@ struct Run<'a> {
 }
 
 impl Run<'_> {
-    /// Run every check; the address connected to, if any.
-    fn all(&mut self) -> Option<SocketAddr> {
-        if !self.scheme_and_name() {
-            return None;
-        }
-        let addr = match self.address() {
-            Ok(a) => a,
-            Err(why) => {
-                self.out
-                    .fail("T-02", why, "publish a DNS record for the name");
-                return None;
-            }
-        };
+    /// Every check that needs a connection, on `addr`.
+    fn all(&mut self, addr: SocketAddr) {
         let (seen, agreed) = match self.probe(addr, &Offer::versions(true, true)) {
             Probe::Done(seen, agreed) => (seen, agreed),
             Probe::Refused(why) | Probe::Failed(why) => {
                 self.out.fail(
                     "T-02",
-                    format!("{addr}: {why}"),
+                    why,
                     "make the server accept TLS 1.2 or 1.3 connections on this port",
                 );
                 self.out.undecidable();
-                return Some(addr);
+                return;
             }
         };
-        let msg = format!(
-            "{addr}: {}, {}, {}",
-            agreed.version, agreed.suite, agreed.group
-        );
+        let msg = format!("{}, {}, {}", agreed.version, agreed.suite, agreed.group);
         self.out.pass("T-02", msg);
         self.versions(addr);
         self.groups(addr);
@@ -367,7 +417,6 @@ impl Run<'_> {
         self.no_sni(addr, &seen);
         self.http_checks(addr);
         self.out.undecidable();
-        Some(addr)
     }
 
     /// T-01; whether to go on.

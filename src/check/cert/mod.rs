@@ -6,8 +6,12 @@
 //! (self-signed, the verifier's verdict, whether the chain is complete),
 //! computed once. Each rule is then one function that only reports:
 //! identity and validity rules in `rules.rs`, trust and completeness in
-//! `trust.rs`.
+//! `trust.rs`, revocation in `revocation.rs` (over the OCSP reader of
+//! `ocsp.rs` and the small DER reader of `der.rs`).
 
+mod der;
+mod ocsp;
+mod revocation;
 mod rules;
 mod trust;
 
@@ -193,7 +197,7 @@ impl<'a> Chain<'a> {
         self.server_auth(out);
         self.lifetime(out);
         self.transparency(out);
-        self.stapling(out);
+        self.revocation(out);
     }
 
     fn leaf(&self) -> &X509Certificate<'a> {
