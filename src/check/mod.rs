@@ -267,7 +267,9 @@ impl Checker {
                         });
                     }
                 }
-                Err(why) => run.out.fail("T-02", why, "publish a DNS record for the name"),
+                Err(why) => run
+                    .out
+                    .fail("T-02", why, "publish a DNS record for the name"),
             }
         }
         report.address = report.addresses.first().map(|a| a.address);

@@ -79,6 +79,17 @@ impl Bullet {
         Bullet::Other,
     ];
 
+    /// The bullet's name in JSON reports (`Domain`, `TlsVersion`, …).
+    fn name(self) -> &'static str {
+        match self {
+            Bullet::Domain => "Domain",
+            Bullet::TlsVersion => "TlsVersion",
+            Bullet::Certificate => "Certificate",
+            Bullet::Ios => "Ios",
+            Bullet::Other => "Other",
+        }
+    }
+
     /// The heading of the group in a report.
     ///
     /// ```
@@ -254,11 +265,7 @@ fn merge_one(found: &[(SocketAddr, Option<&CheckResult>)]) -> Option<CheckResult
             .collect::<Vec<_>>()
             .join(", ")
     };
-    let mut message = format!(
-        "at {}: {}",
-        list(&|r| r.is_some_and(same)),
-        worst.message
-    );
+    let mut message = format!("at {}: {}", list(&|r| r.is_some_and(same)), worst.message);
     for (addr, r) in found {
         match r {
             Some(r) if same(r) => {}
@@ -333,7 +340,7 @@ impl Report {
                 .map(|r| {
                     serde_json::json!({
                         "id": r.id,
-                        "bullet": format!("{:?}", r.bullet),
+                        "bullet": r.bullet.name(),
                         "rule": r.rule,
                         "status": r.status.label(),
                         "message": r.message,
@@ -368,7 +375,11 @@ impl Report {
     /// ```
     pub fn to_text(&self) -> String {
         let mut out = format!("wxnet check {}", self.target);
-        let addrs: Vec<String> = self.addresses.iter().map(|a| a.address.to_string()).collect();
+        let addrs: Vec<String> = self
+            .addresses
+            .iter()
+            .map(|a| a.address.to_string())
+            .collect();
         if !addrs.is_empty() {
             out.push_str(&format!(" ({})", addrs.join(", ")));
         }

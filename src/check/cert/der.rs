@@ -195,7 +195,13 @@ mod tests {
 
     #[test]
     fn generalized_times_are_read_as_utc_seconds() {
-        let t = |s: &str| generalized_time(Reader::new(&write(GENERALIZED_TIME, s.as_bytes())).any().unwrap());
+        let t = |s: &str| {
+            generalized_time(
+                Reader::new(&write(GENERALIZED_TIME, s.as_bytes()))
+                    .any()
+                    .unwrap(),
+            )
+        };
         assert_eq!(t("19700101000000Z"), Some(0));
         assert_eq!(t("20261201000000Z"), Some(1_796_083_200));
         assert_eq!(t("20200901000000.5Z"), Some(1_598_918_400));

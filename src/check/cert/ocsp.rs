@@ -22,7 +22,10 @@ const OID_SHA512: &[u8] = &[0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x03
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) enum CertStatus {
     Good,
-    Revoked { at: i64, reason: Option<&'static str> },
+    Revoked {
+        at: i64,
+        reason: Option<&'static str>,
+    },
     Unknown,
 }
 
@@ -92,7 +95,9 @@ fn basic_response(response: &[u8]) -> Result<&[u8], String> {
                 6 => "unauthorized",
                 _ => "an unknown status",
             };
-            return Err(format!("the responder answered {name} ({code}), not a status"));
+            return Err(format!(
+                "the responder answered {name} ({code}), not a status"
+            ));
         }
         _ => return Err(malformed()),
     }
@@ -293,17 +298,18 @@ fn verify(spki: &[u8], signed: &Signed) -> Result<(), Check> {
     let Some((key_alg, key)) = der::spki(spki) else {
         return Err(Check::Unsupported("the signer's key cannot be read".into()));
     };
-    let algs: &[&dyn SignatureVerificationAlgorithm] =
-        rustls::crypto::ring::default_provider()
-            .signature_verification_algorithms
-            .all;
+    let algs: &[&dyn SignatureVerificationAlgorithm] = rustls::crypto::ring::default_provider()
+        .signature_verification_algorithms
+        .all;
     let mut known = false;
     for a in algs {
         if a.public_key_alg_id().as_ref() == key_alg
             && a.signature_alg_id().as_ref() == signed.algorithm
         {
             known = true;
-            if a.verify_signature(key, signed.tbs.raw, signed.signature).is_ok() {
+            if a.verify_signature(key, signed.tbs.raw, signed.signature)
+                .is_ok()
+            {
                 return Ok(());
             }
         }
@@ -321,11 +327,7 @@ fn verify(spki: &[u8], signed: &Signed) -> Result<(), Check> {
 pub(super) fn request(leaf: &X509Certificate, issuer: &X509Certificate) -> Option<Vec<u8>> {
     let hash = &digest::SHA1_FOR_LEGACY_USE_ONLY;
     let (_, key) = der::spki(issuer.public_key().raw)?;
-    let alg = [
-        der::write(der::OID, OID_SHA1),
-        der::write(der::NULL, &[]),
-    ]
-    .concat();
+    let alg = [der::write(der::OID, OID_SHA1), der::write(der::NULL, &[])].concat();
     let cert_id = [
         der::write(der::SEQUENCE, &alg),
         der::write(

@@ -21,15 +21,18 @@ impl Chain<'_> {
     pub(super) fn revocation(&self, out: &mut Verdicts) {
         let leaf = self.leaf();
         let exts = leaf.extensions();
-        let url = exts.iter().find_map(|e| match e.parsed_extension() {
-            ParsedExtension::AuthorityInfoAccess(aia) => aia.accessdescs.iter().find_map(|d| {
-                match (&d.access_method.to_id_string()[..], &d.access_location) {
-                    (OID_OCSP, x509_parser::prelude::GeneralName::URI(u)) => Some(u.to_string()),
-                    _ => None,
-                }
-            }),
-            _ => None,
-        });
+        let url =
+            exts.iter().find_map(|e| match e.parsed_extension() {
+                ParsedExtension::AuthorityInfoAccess(aia) => aia.accessdescs.iter().find_map(|d| {
+                    match (&d.access_method.to_id_string()[..], &d.access_location) {
+                        (OID_OCSP, x509_parser::prelude::GeneralName::URI(u)) => {
+                            Some(u.to_string())
+                        }
+                        _ => None,
+                    }
+                }),
+                _ => None,
+            });
         let must_staple = exts.iter().any(|e| e.oid.to_id_string() == OID_MUST_STAPLE);
         if !self.seen.ocsp.is_empty() {
             let from = format!("the stapled OCSP response ({} bytes)", self.seen.ocsp.len());
@@ -85,7 +88,8 @@ impl Chain<'_> {
         let issuer = self
             .issuer()
             .ok_or("the leaf's issuer is not known, so no request can be made")?;
-        let request = ocsp::request(self.leaf(), &issuer).ok_or("the issuer's key is unreadable")?;
+        let request =
+            ocsp::request(self.leaf(), &issuer).ok_or("the issuer's key is unreadable")?;
         self.checker
             .plain_http(url, Some(("application/ocsp-request", &request)))
     }
@@ -94,7 +98,11 @@ impl Chain<'_> {
     fn judge_response(&self, bytes: &[u8], from: &str, must_staple: bool, out: &mut Verdicts) {
         // A staple a client cannot use: harmless unless the certificate
         // demands one.
-        let unusable = if must_staple { Status::Fail } else { Status::Warn };
+        let unusable = if must_staple {
+            Status::Fail
+        } else {
+            Status::Warn
+        };
         let issuer = self.issuer();
         let answer = match ocsp::read(bytes, self.leaf(), issuer.as_ref(), self.secs) {
             Ok(a) => a,

@@ -205,9 +205,8 @@ impl Chain<'_> {
         if nb >= D398_SINCE && days > 398.0 {
             let msg = format!("lifetime {days:.0} days > 398 (issued after 2020-09-01)");
             if self.private_root {
-                let msg = format!(
-                    "{msg}: allowed under an added root, but would FAIL from a public CA"
-                );
+                let msg =
+                    format!("{msg}: allowed under an added root, but would FAIL from a public CA");
                 return out.warn("X-12", msg, fix);
             }
             return out.fail("X-12", msg, fix);
