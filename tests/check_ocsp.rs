@@ -397,3 +397,31 @@ fn online_asks_the_responder_when_nothing_is_stapled() {
         assert!(msg.contains("failed"), "{msg}");
     });
 }
+
+#[cfg(feature = "cli")]
+#[test]
+fn the_command_line_exits_1_for_a_revoked_staple_and_reads_online() {
+    watchdog(Duration::from_secs(10), || {
+        let ca = Ca::new();
+        let ocsp = ca.response("leaf", "revoked.txt", "int", &[]);
+        let server = ca.serve("leaf", &ocsp);
+        let out = Command::new(env!("CARGO_BIN_EXE_wxnet"))
+            .args(["check", HOST, "--json", "--online", "--resolve"])
+            .arg(format!("{HOST}:{}:127.0.0.1", server.port()))
+            .arg("--cacert")
+            .arg(ca.path("root.pem"))
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(1), "{out:?}");
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let x14 = v["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["id"] == "X-14")
+            .unwrap()
+            .clone();
+        assert_eq!(x14["status"], "FAIL");
+        assert!(x14["message"].as_str().unwrap().contains("REVOKED"));
+    });
+}
