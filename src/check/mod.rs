@@ -225,8 +225,8 @@ impl Checker {
     /// intermediate.
     ///
     /// ```
-    /// // Nothing answers at the responder's address: the verdict says so
-    /// // and is never a pass.
+    /// // Off unless asked for.
+    /// assert!(format!("{:?}", wxnet::check::Checker::new()).contains("online: false"));
     /// let c = wxnet::check::Checker::new().online(true);
     /// assert!(format!("{c:?}").contains("online: true"));
     /// ```

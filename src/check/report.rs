@@ -186,11 +186,14 @@ impl AddressReport {
     /// Whether any check at this address failed.
     ///
     /// ```
-    /// let a = wxnet::check::AddressReport {
-    ///     address: "127.0.0.1:443".parse().unwrap(),
-    ///     results: vec![],
-    /// };
-    /// assert!(!a.failed());
+    /// let dead = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?;
+    /// let r = wxnet::check::Checker::new()
+    ///     .resolve("api.example.com", dead)
+    ///     .timeout(std::time::Duration::from_secs(2))
+    ///     .check("api.example.com")?;
+    /// assert!(r.addresses[0].failed(), "unreachable");
+    /// assert_eq!(r.failed(), r.addresses.iter().any(|a| a.failed()));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn failed(&self) -> bool {
         self.results.iter().any(|r| r.status == Status::Fail)
