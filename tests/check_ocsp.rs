@@ -206,6 +206,19 @@ impl Ca {
         HttpServer::start(Arc::new(config), |_, c| c.respond(200, &[], b"ok"))
     }
 
+    /// X-14 of a server of the leaf stapling [`response`](Self::response).
+    fn stapled(
+        &self,
+        cert: &str,
+        index: &str,
+        signer: &str,
+        extra: &[&str],
+    ) -> (Status, String, Report) {
+        let ocsp = self.response(cert, index, signer, extra);
+        let server = self.serve("leaf", &ocsp);
+        x14(self.checker(&server))
+    }
+
     fn checker(&self, server: &HttpServer) -> Checker {
         let root = std::fs::read(self.path("root.pem")).unwrap();
         Checker::new()
@@ -236,9 +249,7 @@ fn a_revoked_stapled_certificate_fails_and_the_check_fails() {
     watchdog(Duration::from_secs(10), || {
         let ca = Ca::new();
         // Delegated responder, SHA-256 certificate id.
-        let ocsp = ca.response("leaf", "revoked.txt", "resp", &["-sha256"]);
-        let server = ca.serve("leaf", &ocsp);
-        let (status, msg, r) = x14(ca.checker(&server));
+        let (status, msg, r) = ca.stapled("leaf", "revoked.txt", "resp", &["-sha256"]);
         assert_eq!(status, Status::Fail, "{}", r.to_text());
         assert!(msg.contains("REVOKED since"), "{msg}");
         assert!(msg.contains("keyCompromise"), "{msg}");
@@ -262,17 +273,13 @@ fn a_revoked_stapled_certificate_fails_and_the_check_fails() {
 fn a_good_staple_passes_signed_by_the_issuer_or_a_delegated_responder() {
     watchdog(Duration::from_secs(10), || {
         let ca = Ca::new();
-        let ocsp = ca.response("leaf", "good.txt", "int", &["-resp_no_certs"]);
-        let server = ca.serve("leaf", &ocsp);
-        let (status, msg, r) = x14(ca.checker(&server));
+        let (status, msg, r) = ca.stapled("leaf", "good.txt", "int", &["-resp_no_certs"]);
         assert_eq!(status, Status::Pass, "{}", r.to_text());
         assert!(msg.contains("good, signed by the issuer"), "{msg}");
         assert!(msg.contains("nextUpdate"), "{msg}");
         assert!(!r.failed(), "{}", r.to_text());
 
-        let ocsp = ca.response("leaf", "good.txt", "resp", &[]);
-        let server = ca.serve("leaf", &ocsp);
-        let (status, msg, _) = x14(ca.checker(&server));
+        let (status, msg, _) = ca.stapled("leaf", "good.txt", "resp", &[]);
         assert_eq!(status, Status::Pass, "{msg}");
         assert!(msg.contains("delegated responder"), "{msg}");
     });
@@ -308,16 +315,12 @@ fn stale_badly_signed_and_undelegated_staples_are_warnings() {
         assert!(!r.get("X-14").unwrap().fix.is_empty());
 
         // Issued by the CA, but not for OCSP signing.
-        let ocsp = ca.response("leaf", "good.txt", "noeku", &[]);
-        let server = ca.serve("leaf", &ocsp);
-        let (status, msg, _) = x14(ca.checker(&server));
+        let (status, msg, _) = ca.stapled("leaf", "good.txt", "noeku", &[]);
         assert_eq!(status, Status::Warn, "{msg}");
         assert!(msg.contains("lacks the OCSPSigning"), "{msg}");
 
         // A response about another certificate.
-        let other = ca.response("staple", "good.txt", "int", &[]);
-        let server = ca.serve("leaf", &other);
-        let (status, msg, _) = x14(ca.checker(&server));
+        let (status, msg, _) = ca.stapled("staple", "good.txt", "int", &[]);
         assert_eq!(status, Status::Warn, "{msg}");
         assert!(
             msg.contains("no response in it is about this certificate"),
