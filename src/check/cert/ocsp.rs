@@ -348,6 +348,57 @@ pub(super) fn request(leaf: &X509Certificate, issuer: &X509Certificate) -> Optio
 mod tests {
     use super::*;
 
+    const LEAF: &[u8] = include_bytes!("../../../tests/fixtures/ocsp/leaf.der");
+    const ISSUER: &[u8] = include_bytes!("../../../tests/fixtures/ocsp/issuer.der");
+    const REVOKED: &[u8] = include_bytes!("../../../tests/fixtures/ocsp/revoked-delegated.der");
+    /// 2026-12-04, when the fixture responder's certificate is valid.
+    const AT: i64 = 1_796_400_000;
+
+    #[test]
+    fn a_revoked_response_by_a_delegated_responder_is_read() {
+        let (_, leaf) = X509Certificate::from_der(LEAF).unwrap();
+        let (_, issuer) = X509Certificate::from_der(ISSUER).unwrap();
+        let a = read(REVOKED, &leaf, Some(&issuer), AT).unwrap();
+        assert_eq!(
+            a.status,
+            CertStatus::Revoked {
+                at: 1_767_225_600,
+                reason: Some("keyCompromise")
+            }
+        );
+        assert_eq!(
+            a.signature,
+            Signature::Delegated("CN=OCSP-responder".into())
+        );
+        assert_eq!(a.next_update, Some(a.this_update + 86_400));
+        let unchecked = read(REVOKED, &leaf, None, AT).unwrap();
+        assert!(matches!(unchecked.signature, Signature::Unverifiable(_)));
+        // The responder's certificate has expired by then.
+        let late = read(REVOKED, &leaf, Some(&issuer), AT + 400 * 86_400).unwrap();
+        assert!(matches!(late.signature, Signature::Invalid(ref w) if w.contains("validity")));
+    }
+
+    #[test]
+    fn corrupted_responses_never_panic_nor_verify_another_answer() {
+        let (_, leaf) = X509Certificate::from_der(LEAF).unwrap();
+        let (_, issuer) = X509Certificate::from_der(ISSUER).unwrap();
+        let truth = read(REVOKED, &leaf, Some(&issuer), AT).unwrap();
+        for i in 0..REVOKED.len() {
+            for flip in [0x01u8, 0x80, 0xff] {
+                let mut bad = REVOKED.to_vec();
+                bad[i] ^= flip;
+                let Ok(a) = read(&bad, &leaf, Some(&issuer), AT) else {
+                    continue;
+                };
+                if matches!(a.signature, Signature::Issuer | Signature::Delegated(_)) {
+                    assert_eq!(a.status, truth.status, "byte {i} ^ {flip:#x}");
+                    assert_eq!(a.this_update, truth.this_update, "byte {i} ^ {flip:#x}");
+                }
+            }
+            let _ = read(&REVOKED[..i], &leaf, Some(&issuer), AT);
+        }
+    }
+
     #[test]
     fn junk_and_truncations_are_errors_not_panics() {
         let leaf_pem = include_bytes!("../../../tests/fixtures/leaf-rsa1024-sha1.pem");
