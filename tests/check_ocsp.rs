@@ -314,6 +314,16 @@ fn stale_badly_signed_and_undelegated_staples_are_warnings() {
         );
         assert!(!r.get("X-14").unwrap().fix.is_empty());
 
+        // Signed with SHA-1, which is not verified here: not known, never
+        // a pass.
+        let (status, msg, _) = ca.stapled("leaf", "good.txt", "int", &["-rmd", "sha1"]);
+        assert_eq!(status, Status::Unknown, "{msg}");
+        assert!(
+            msg.contains("says good, but its signature is not checked"),
+            "{msg}"
+        );
+        assert!(msg.contains("SHA-1"), "{msg}");
+
         // Issued by the CA, but not for OCSP signing.
         let (status, msg, _) = ca.stapled("leaf", "good.txt", "noeku", &[]);
         assert_eq!(status, Status::Warn, "{msg}");

@@ -233,9 +233,12 @@ fn reason_name(code: u8) -> &'static str {
 /// Who signed the response: the issuer, or a delegated responder sent in
 /// the response.
 fn signer(signed: &Signed, issuer: &X509Certificate, now: i64) -> Signature {
+    // A key of another type, or an algorithm not verified here, proves
+    // nothing either way; it only matters when no key verifies.
+    let mut unsupported = None;
     match verify(issuer.public_key().raw, signed) {
         Ok(()) => return Signature::Issuer,
-        Err(Check::Unsupported(why)) => return Signature::Unverifiable(why),
+        Err(Check::Unsupported(why)) => unsupported = Some(why),
         Err(Check::Invalid) => {}
     }
     let mut rest = signed.rest;
@@ -248,8 +251,13 @@ fn signer(signed: &Signed, issuer: &X509Certificate, now: i64) -> Signature {
         let Ok((_, responder)) = X509Certificate::from_der(cert.raw) else {
             continue;
         };
-        if verify(responder.public_key().raw, signed).is_err() {
-            continue;
+        match verify(responder.public_key().raw, signed) {
+            Ok(()) => {}
+            Err(Check::Unsupported(why)) => {
+                unsupported.get_or_insert(why);
+                continue;
+            }
+            Err(Check::Invalid) => continue,
         }
         let name = responder.subject().to_string();
         problem = Some(match delegation(cert.raw, &responder, issuer, now) {
@@ -257,11 +265,15 @@ fn signer(signed: &Signed, issuer: &X509Certificate, now: i64) -> Signature {
             Err(why) => format!("it is signed by '{name}', {why}"),
         });
     }
-    Signature::Invalid(problem.unwrap_or_else(|| {
-        "the signature verifies neither with the issuer's key nor with a responder \
-         certificate in the response"
-            .into()
-    }))
+    match (problem, unsupported) {
+        (Some(why), _) => Signature::Invalid(why),
+        (None, Some(why)) => Signature::Unverifiable(why),
+        (None, None) => Signature::Invalid(
+            "the signature verifies neither with the issuer's key nor with a responder \
+             certificate in the response"
+                .into(),
+        ),
+    }
 }
 
 /// Why `responder` may not sign for `issuer`'s certificates, if so.
