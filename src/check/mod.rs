@@ -306,13 +306,16 @@ impl Checker {
         self.at.unwrap_or_else(SystemTime::now)
     }
 
-    /// The addresses `resolve` gave for `host`, in the order given.
+    /// The addresses `resolve` gave for `host`, in the order given, once
+    /// each.
     fn resolved(&self, host: &str) -> Vec<SocketAddr> {
-        self.resolve
-            .iter()
-            .filter(|(h, _)| h == host)
-            .map(|(_, a)| *a)
-            .collect()
+        let mut all: Vec<SocketAddr> = Vec::new();
+        for (_, a) in self.resolve.iter().filter(|(h, _)| h == host) {
+            if !all.contains(a) {
+                all.push(*a);
+            }
+        }
+        all
     }
 
     /// Every address to check for `t`: the `resolve` map, an IP target
@@ -458,5 +461,25 @@ mod tests {
         let t = Target::parse("https://api.example.com/x?y=1").unwrap();
         assert_eq!(t.path.as_deref(), Some("/x?y=1"));
         assert!(Target::parse("https://127.0.0.1").unwrap().local());
+    }
+
+    #[test]
+    fn every_resolved_address_is_checked_once() {
+        let (a, b): (SocketAddr, SocketAddr) = (
+            "127.0.0.1:443".parse().unwrap(),
+            "[::1]:443".parse().unwrap(),
+        );
+        let c = Checker::new()
+            .resolve("API.example.com.", a)
+            .resolve("api.example.com", b)
+            .resolve("api.example.com", a)
+            .resolve("other.example.com", b);
+        let t = Target::parse("api.example.com").unwrap();
+        assert_eq!(c.addresses(&t).unwrap(), [a, b]);
+        let ip = Target::parse("https://10.0.0.1:8443").unwrap();
+        assert_eq!(
+            c.addresses(&ip).unwrap(),
+            ["10.0.0.1:8443".parse().unwrap()]
+        );
     }
 }
