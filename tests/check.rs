@@ -197,10 +197,10 @@ fn each_broken_fixture_fails_its_own_check() {
                 "X-01",
             ),
             (
-                "500-day lifetime",
+                "900-day lifetime",
                 Fixture {
                     from: -1,
-                    to: 499,
+                    to: 899,
                     ..GOOD
                 },
                 "X-12",
@@ -221,6 +221,20 @@ fn each_broken_fixture_fails_its_own_check() {
             assert!(r.failed(), "{what}");
             assert!(!r.get(id).unwrap().fix.is_empty(), "{what}: a fix is given");
         }
+        // Apple's 398-day rule binds only chains to preinstalled roots.
+        let r = check(
+            &Fixture {
+                from: -1,
+                to: 499,
+                ..GOOD
+            },
+            "",
+        );
+        let x12 = r.get("X-12").unwrap();
+        assert_eq!(x12.status, Status::Warn, "{}", r.to_text());
+        assert!(x12.message.contains("> 398"), "{}", x12.message);
+        assert!(x12.message.contains("would FAIL from a public CA"));
+        assert!(!x12.fix.is_empty());
         let r = check(
             &Fixture {
                 tls13_only: true,
@@ -354,6 +368,11 @@ fn a_sha1_rsa1024_certificate_file_fails_the_ats_checks() {
     assert!(r.get("X-09").unwrap().message.contains("sha1"));
     assert_eq!(status(&r, "X-10"), Status::Fail);
     assert!(r.get("X-10").unwrap().message.contains("RSA-1024"));
+    // webpki refuses SHA-1 before building a path: said in words.
+    let x04 = r.get("X-04").unwrap();
+    assert_eq!(x04.status, Status::Fail);
+    assert!(x04.message.contains("signed with SHA-1"), "{}", x04.message);
+    assert!(x04.fix.contains("SHA-256"), "{}", x04.fix);
     assert!(
         r.get("X-14").is_none(),
         "stapling is not a property of a file"
@@ -409,5 +428,121 @@ fn an_incomplete_chain_is_confirmed_through_the_issuer_url() {
         let x07 = r.get("X-07").unwrap();
         assert_eq!(x07.status, Status::Fail);
         assert!(x07.message.contains("failed"), "{}", x07.message);
+    });
+}
+
+#[test]
+fn an_unknown_root_is_told_apart_from_an_incomplete_chain() {
+    watchdog(Duration::from_secs(10), || {
+        let pki = Pki::new();
+        // Leaf and intermediate sent; the root is in no store.
+        let server = serve(&pki, &GOOD);
+        let r = Checker::new()
+            .resolve(HOST, server.addr())
+            .check(HOST)
+            .unwrap();
+        let x04 = r.get("X-04").unwrap();
+        assert_eq!(x04.status, Status::Fail, "{}", r.to_text());
+        assert!(
+            x04.message
+                .starts_with("the chain ends at a root no store trusts: 'CN=wxnet test CA'"),
+            "{}",
+            x04.message
+        );
+        assert!(x04.fix.contains("--cacert"), "{}", x04.fix);
+        assert!(!x04.message.contains("append"), "{}", x04.message);
+        assert_ne!(status(&r, "X-07"), Status::Fail, "{}", r.to_text());
+        assert!(!r.get("X-07").unwrap().message.contains("incomplete"));
+        // Leaf only: the intermediate is missing.
+        let leaf_only = Fixture {
+            with_intermediate: false,
+            ..GOOD
+        };
+        let server = serve(&pki, &leaf_only);
+        let r = Checker::new()
+            .resolve(HOST, server.addr())
+            .check(HOST)
+            .unwrap();
+        let x04 = r.get("X-04").unwrap();
+        assert!(
+            x04.message
+                .starts_with("incomplete chain; append 'CN=check test intermediate'"),
+            "{}",
+            x04.message
+        );
+        let x07 = r.get("X-07").unwrap();
+        assert_eq!(x07.status, Status::Fail);
+        assert!(
+            x07.message.starts_with("incomplete chain"),
+            "{}",
+            x07.message
+        );
+        // No verdict prints a Rust value.
+        for row in &r.results {
+            assert!(!row.message.contains("Context {"), "{}", row.message);
+        }
+    });
+}
+
+#[test]
+fn every_address_is_checked_and_the_failing_one_is_named() {
+    watchdog(Duration::from_secs(10), || {
+        let pki = Pki::new();
+        let good = serve(&pki, &GOOD);
+        // The same port on another loopback address, with an expired leaf.
+        let expired = Fixture {
+            from: -60,
+            to: -1,
+            ..GOOD
+        };
+        let bad_addr: std::net::SocketAddr = format!("127.0.0.2:{}", good.port()).parse().unwrap();
+        let bad = HttpServer::start_on(bad_addr, config_for(&pki, &expired), |_, c| {
+            c.respond(200, &[], b"ok")
+        });
+        assert_eq!(bad.addr(), bad_addr);
+        let r = Checker::new()
+            .resolve(HOST, good.addr())
+            .resolve(HOST, bad.addr())
+            .add_root_certificate(&pki.root_pem())
+            .unwrap()
+            .check(HOST)
+            .unwrap();
+        assert_eq!(r.addresses.len(), 2, "{}", r.to_text());
+        assert_eq!(r.addresses[0].address, good.addr());
+        assert!(!r.addresses[0].failed(), "{:?}", r.addresses[0]);
+        assert!(r.addresses[1].failed());
+        let x02 = r.get("X-02").unwrap();
+        assert_eq!(x02.status, Status::Fail, "the worst verdict");
+        assert!(
+            x02.message.starts_with(&format!("at {bad_addr}: expired")),
+            "{}",
+            x02.message
+        );
+        assert!(x02.message.contains(&format!("at {}: PASS", good.addr())));
+        assert_eq!(status(&r, "X-01"), Status::Pass, "both agree");
+        assert!(!r.get("X-01").unwrap().message.contains("at 127."));
+        assert!(r.failed());
+        let text = r.to_text();
+        assert!(text.contains(&format!("  {bad_addr}  FAIL X-02")), "{text}");
+        assert!(
+            text.contains(&format!("  {}  no failures", good.addr())),
+            "{text}"
+        );
+        let v = r.to_json();
+        assert_eq!(v["addresses"][1]["address"], bad_addr.to_string());
+        assert_eq!(v["addresses"][1]["failed"], true);
+        assert_eq!(v["addresses"][0]["failed"], false);
+        let per: Vec<_> = v["addresses"][1]["results"].as_array().unwrap().clone();
+        assert!(
+            per.iter()
+                .any(|x| x["id"] == "X-02" && x["status"] == "FAIL")
+        );
+        assert!(
+            v["results"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|x| x["id"] == "T-01")
+        );
     });
 }

@@ -1,7 +1,7 @@
 //! The HTTP checks, over one plain HTTP/1.1 exchange on a TLS connection:
 //! HSTS (H-01) and, for a URL with a path, whether the sample response is
 //! UTF-8 without a BOM (U-01). Also the small fetcher of an issuer
-//! certificate from an `http://` AIA URL.
+//! certificate from an `http://` AIA URL and of an OCSP responder's answer.
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
@@ -19,8 +19,8 @@ use crate::tls::AcceptAny;
 
 /// Most bytes of a sample response read; the checks need only its start.
 const MAX_RESPONSE: usize = 1024 * 1024;
-/// Most bytes of an issuer certificate response read.
-const MAX_ISSUER: u64 = 256 * 1024;
+/// Most bytes read of an issuer certificate or an OCSP response.
+const MAX_FETCH: u64 = 256 * 1024;
 
 impl Run<'_> {
     /// H-01 and, with a path, U-01.
@@ -143,14 +143,29 @@ impl Checker {
     /// One certificate from an `http://` issuer URL (DER, as CAs serve
     /// them; PKCS#7 bundles are not read).
     pub(super) fn fetch_der(&self, url: &str) -> Result<CertificateDer<'static>, String> {
+        let body = self.plain_http(url, None)?;
+        if X509Certificate::from_der(&body).is_err() {
+            return Err("the response is not one DER certificate".into());
+        }
+        Ok(CertificateDer::from(body))
+    }
+
+    /// The body of a `200` answer from an `http://` URL (issuer
+    /// certificates, OCSP responders): a GET, or a POST of `post` as
+    /// (content type, body). The checker's `resolve` applies.
+    pub(super) fn plain_http(
+        &self,
+        url: &str,
+        post: Option<(&str, &[u8])>,
+    ) -> Result<Vec<u8>, String> {
         let u = url::Url::parse(url).map_err(|e| e.to_string())?;
         if u.scheme() != "http" {
-            return Err("only http:// issuer URLs are fetched".into());
+            return Err("only http:// URLs are fetched".into());
         }
         let host = u.host_str().ok_or("no host")?.to_ascii_lowercase();
         let port = u.port_or_known_default().unwrap_or(80);
-        let addr = match self.resolved(&host) {
-            Some(a) => a,
+        let addr = match self.resolved(&host).first() {
+            Some(a) => *a,
             None => (host.as_str(), port)
                 .to_socket_addrs()
                 .map_err(|e| format!("DNS lookup of {host} failed: {e}"))?
@@ -160,23 +175,30 @@ impl Checker {
         let mut tcp = connect(addr, self.timeout.min(Duration::from_secs(5)))?;
         let path = &url[u.origin().ascii_serialization().len()..];
         let path = if path.is_empty() { "/" } else { path };
+        let (method, extra, body) = match post {
+            Some((kind, body)) => (
+                "POST",
+                format!("Content-Type: {kind}\r\nContent-Length: {}\r\n", body.len()),
+                body,
+            ),
+            None => ("GET", String::new(), &[][..]),
+        };
         // One write: a server may answer after the first bytes and close.
-        let request =
-            format!("GET {path} HTTP/1.0\r\nHost: {host}\r\nUser-Agent: wxnet-check\r\n\r\n");
-        tcp.write_all(request.as_bytes())
-            .map_err(|e| e.to_string())?;
+        let mut request = format!(
+            "{method} {path} HTTP/1.0\r\nHost: {host}\r\nUser-Agent: wxnet-check\r\n{extra}\r\n"
+        )
+        .into_bytes();
+        request.extend_from_slice(body);
+        tcp.write_all(&request).map_err(|e| e.to_string())?;
         let mut raw = Vec::new();
-        tcp.take(MAX_ISSUER)
+        tcp.take(MAX_FETCH)
             .read_to_end(&mut raw)
             .map_err(|e| e.to_string())?;
         let (head, body) = split_head(&raw).ok_or("no HTTP response")?;
         if head.split_whitespace().nth(1) != Some("200") {
             return Err(head.lines().next().unwrap_or_default().to_string());
         }
-        if X509Certificate::from_der(&body).is_err() {
-            return Err("the response is not one DER certificate".into());
-        }
-        Ok(CertificateDer::from(body))
+        Ok(body)
     }
 }
 

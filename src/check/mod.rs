@@ -48,14 +48,14 @@ mod report;
 mod rules;
 mod stores;
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
 use std::time::{Duration, SystemTime};
 
 use rustls::pki_types::CertificateDer;
 
 pub use doctor::{EntryVerdict, configured_proxy, domain_entries, domain_verdicts};
 pub use platform::{Platform, PlatformVerdict, Verdict};
-pub use report::{Bullet, CheckResult, Report, Status};
+pub use report::{AddressReport, Bullet, CheckResult, Report, Status};
 pub use stores::RootStore;
 
 use crate::error::{Api, Error};
@@ -79,6 +79,7 @@ pub struct Checker {
     at: Option<SystemTime>,
     timeout: Duration,
     allow_local: bool,
+    online: bool,
 }
 
 const _: () = {
@@ -86,6 +87,7 @@ const _: () = {
     send_sync::<Checker>();
     send_sync::<Report>();
     send_sync::<CheckResult>();
+    send_sync::<AddressReport>();
     send_sync::<EntryVerdict>();
 };
 
@@ -114,11 +116,14 @@ impl Checker {
             at: None,
             timeout: Duration::from_secs(10),
             allow_local: false,
+            online: false,
         }
     }
 
     /// Connect to `addr` for `host` (like curl `--resolve`); names and
-    /// certificates are still checked against `host`.
+    /// certificates are still checked against `host`. Given several times
+    /// for one host, every address is checked, as every address DNS gives
+    /// is without it (round-robin DNS).
     ///
     /// ```
     /// // Nothing listens there: the report says so for this address.
@@ -127,6 +132,7 @@ impl Checker {
     /// let r = c.timeout(std::time::Duration::from_secs(2)).check("a.example.com")?;
     /// assert_eq!(r.address, Some(dead));
     /// assert_eq!(r.get("T-02").unwrap().status, wxnet::check::Status::Fail);
+    /// assert_eq!(r.addresses.len(), 1);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn resolve(mut self, host: &str, addr: SocketAddr) -> Checker {
@@ -216,6 +222,22 @@ impl Checker {
         self
     }
 
+    /// When nothing is stapled, ask the certificate's OCSP responder over
+    /// HTTP (X-14). Off by default: a check then makes no connection
+    /// beyond the server itself and the issuer URL of a missing
+    /// intermediate.
+    ///
+    /// ```
+    /// // Off unless asked for.
+    /// assert!(format!("{:?}", wxnet::check::Checker::new()).contains("online: false"));
+    /// let c = wxnet::check::Checker::new().online(true);
+    /// assert!(format!("{c:?}").contains("online: true"));
+    /// ```
+    pub fn online(mut self, yes: bool) -> Checker {
+        self.online = yes;
+        self
+    }
+
     /// Check `target`: an `https://` or `wss://` URL (a path adds the
     /// sample-response checks) or `host[:port]`. `Err` only for a target
     /// that cannot be read at all; everything else is in the report.
@@ -231,12 +253,32 @@ impl Checker {
             target: &t,
             out: Verdicts::default(),
         };
-        let address = run.all();
-        Ok(Report {
-            target: target.to_owned(),
-            address,
-            results: run.out.results,
-        })
+        let mut report = Report::new(target);
+        if run.scheme_and_name() {
+            match self.addresses(&t) {
+                Ok(addrs) => {
+                    for address in addrs {
+                        let mut at = Run {
+                            checker: self,
+                            target: &t,
+                            out: Verdicts::default(),
+                        };
+                        at.all(address);
+                        report.addresses.push(AddressReport {
+                            address,
+                            results: at.out.results,
+                        });
+                    }
+                }
+                Err(why) => run
+                    .out
+                    .fail("T-02", why, "publish a DNS record for the name"),
+            }
+        }
+        report.address = report.addresses.first().map(|a| a.address);
+        report.results = run.out.results;
+        report.results.extend(report::merge(&report.addresses));
+        Ok(report)
     }
 
     /// Judge a certificate chain file before it is deployed: the
@@ -258,23 +300,50 @@ impl Checker {
         cert::judge(self, &t.host, &seen, &mut out);
         // Stapling is a property of the server, not of the file.
         out.results.retain(|r| r.id != "X-14");
-        Ok(Report {
-            target: host.to_owned(),
-            address: None,
-            results: out.results,
-        })
+        let mut report = Report::new(host);
+        report.results = out.results;
+        Ok(report)
     }
 
     fn now(&self) -> SystemTime {
         self.at.unwrap_or_else(SystemTime::now)
     }
 
-    /// The address `resolve` gave for `host`, if any.
-    fn resolved(&self, host: &str) -> Option<SocketAddr> {
-        self.resolve
-            .iter()
-            .find(|(h, _)| h == host)
-            .map(|(_, a)| *a)
+    /// The addresses `resolve` gave for `host`, in the order given, once
+    /// each.
+    fn resolved(&self, host: &str) -> Vec<SocketAddr> {
+        let mut all: Vec<SocketAddr> = Vec::new();
+        for (_, a) in self.resolve.iter().filter(|(h, _)| h == host) {
+            if !all.contains(a) {
+                all.push(*a);
+            }
+        }
+        all
+    }
+
+    /// Every address to check for `t`: the `resolve` map, an IP target
+    /// itself, or every address DNS gives (IPv4 and IPv6), once each.
+    fn addresses(&self, t: &Target) -> Result<Vec<SocketAddr>, String> {
+        let given = self.resolved(&t.host);
+        if !given.is_empty() {
+            return Ok(given);
+        }
+        if let Ok(ip) = t.host.parse::<IpAddr>() {
+            return Ok(vec![SocketAddr::new(ip, t.port)]);
+        }
+        let mut all: Vec<SocketAddr> = Vec::new();
+        let found = (t.host.as_str(), t.port)
+            .to_socket_addrs()
+            .map_err(|e| format!("DNS lookup of {} failed: {e}", t.host))?;
+        for a in found {
+            if !all.contains(&a) {
+                all.push(a);
+            }
+        }
+        if all.is_empty() {
+            return Err(format!("{} has no address", t.host));
+        }
+        Ok(all)
     }
 }
 
@@ -334,23 +403,12 @@ struct Run<'a> {
 }
 
 impl Run<'_> {
-    /// Run every check; the address connected to, if any.
-    fn all(&mut self) -> Option<SocketAddr> {
-        if !self.scheme_and_name() {
-            return None;
-        }
-        let addr = match self.address() {
-            Ok(a) => a,
-            Err(why) => {
-                self.out
-                    .fail("T-02", why, "publish a DNS record for the name");
-                return None;
-            }
-        };
+    /// Every check that needs a connection, on `addr`.
+    fn all(&mut self, addr: SocketAddr) {
         let survey = self.survey(addr);
         let Some((seen, rustls)) = self.reachable(addr, &survey) else {
             self.out.undecidable();
-            return Some(addr);
+            return;
         };
         self.versions(addr, &survey);
         self.groups(addr, rustls);
@@ -362,7 +420,6 @@ impl Run<'_> {
         }
         self.http_checks(addr);
         self.out.undecidable();
-        Some(addr)
     }
 
     /// T-01; whether to go on.
@@ -402,5 +459,25 @@ mod tests {
         let t = Target::parse("https://api.example.com/x?y=1").unwrap();
         assert_eq!(t.path.as_deref(), Some("/x?y=1"));
         assert!(Target::parse("https://127.0.0.1").unwrap().local());
+    }
+
+    #[test]
+    fn every_resolved_address_is_checked_once() {
+        let (a, b): (SocketAddr, SocketAddr) = (
+            "127.0.0.1:443".parse().unwrap(),
+            "[::1]:443".parse().unwrap(),
+        );
+        let c = Checker::new()
+            .resolve("API.example.com.", a)
+            .resolve("api.example.com", b)
+            .resolve("api.example.com", a)
+            .resolve("other.example.com", b);
+        let t = Target::parse("api.example.com").unwrap();
+        assert_eq!(c.addresses(&t).unwrap(), [a, b]);
+        let ip = Target::parse("https://10.0.0.1:8443").unwrap();
+        assert_eq!(
+            c.addresses(&ip).unwrap(),
+            ["10.0.0.1:8443".parse().unwrap()]
+        );
     }
 }

@@ -3,7 +3,7 @@
 //! SNI), with a verifier that only records what the server sent. Every
 //! verdict on the certificates is computed afterwards, offline.
 
-use std::net::{IpAddr, SocketAddr, TcpStream, ToSocketAddrs};
+use std::net::{SocketAddr, TcpStream};
 use std::sync::Arc;
 
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
@@ -97,23 +97,6 @@ pub(super) fn suite_name(s: &SupportedCipherSuite) -> String {
 }
 
 impl Run<'_> {
-    /// The address to connect to: the checker's `resolve` map, an IP
-    /// target itself, or the first address DNS gives.
-    pub(super) fn address(&self) -> Result<SocketAddr, String> {
-        let t = self.target;
-        if let Some(a) = self.checker.resolved(&t.host) {
-            return Ok(a);
-        }
-        if let Ok(ip) = t.host.parse::<IpAddr>() {
-            return Ok(SocketAddr::new(ip, t.port));
-        }
-        (t.host.as_str(), t.port)
-            .to_socket_addrs()
-            .map_err(|e| format!("DNS lookup of {} failed: {e}", t.host))?
-            .next()
-            .ok_or_else(|| format!("{} has no address", t.host))
-    }
-
     /// One handshake with `addr` offering `offer`, then hang up.
     pub(super) fn probe(&self, addr: SocketAddr, offer: &Offer) -> Probe {
         let base = ring::default_provider();

@@ -1,5 +1,8 @@
 //! What a check found: one [`CheckResult`] per rule, gathered in a
 //! [`Report`] that prints as text (grouped by [`Bullet`]) or as JSON.
+//! A name with several addresses gets one [`AddressReport`] per address
+//! and, in [`Report::results`], one verdict per rule: the worst, naming
+//! the addresses it comes from.
 
 use std::net::SocketAddr;
 
@@ -76,6 +79,17 @@ impl Bullet {
         Bullet::Other,
     ];
 
+    /// The bullet's name in JSON reports (`Domain`, `TlsVersion`, …).
+    fn name(self) -> &'static str {
+        match self {
+            Bullet::Domain => "Domain",
+            Bullet::TlsVersion => "TlsVersion",
+            Bullet::Certificate => "Certificate",
+            Bullet::Ios => "Ios",
+            Bullet::Other => "Other",
+        }
+    }
+
     /// The heading of the group in a report.
     ///
     /// ```
@@ -119,22 +133,153 @@ pub struct CheckResult {
     pub fix: String,
 }
 
-/// Everything `check` found about one server.
+/// Everything `check` found about one server name, over all of its
+/// addresses.
 ///
 /// ```
 /// let r = wxnet::check::Report::new("api.example.com");
 /// assert_eq!(r.target, "api.example.com");
-/// assert!(r.address.is_none() && r.results.is_empty());
+/// assert!(r.address.is_none() && r.results.is_empty() && r.addresses.is_empty());
 /// ```
 #[derive(Debug, Clone, Default)]
 #[non_exhaustive]
 pub struct Report {
     /// The URL or host that was checked.
     pub target: String,
-    /// The address connected to.
+    /// The first address connected to.
     pub address: Option<SocketAddr>,
-    /// One verdict per check, in table order.
+    /// One verdict per check, in table order: for a rule judged at
+    /// several addresses, the worst of them (a message that differs
+    /// between addresses names the address it comes from).
     pub results: Vec<CheckResult>,
+    /// What each address gave, in the order checked.
+    pub addresses: Vec<AddressReport>,
+}
+
+/// The verdicts of the checks made at one address of the name.
+///
+/// ```
+/// use wxnet::check::{Checker, Status};
+/// let dead = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?;
+/// let r = Checker::new()
+///     .resolve("api.example.com", dead)
+///     .timeout(std::time::Duration::from_secs(2))
+///     .check("api.example.com")?;
+/// let at = &r.addresses[0];
+/// assert_eq!(at.address, dead);
+/// assert!(at.failed());
+/// assert_eq!(at.results[0].id, "T-02");
+/// assert_eq!(at.results[0].status, Status::Fail);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct AddressReport {
+    /// The address.
+    pub address: SocketAddr,
+    /// Its verdicts, in table order (T-01, about the name, is only in
+    /// [`Report::results`]).
+    pub results: Vec<CheckResult>,
+}
+
+impl AddressReport {
+    /// Whether any check at this address failed.
+    ///
+    /// ```
+    /// let dead = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?;
+    /// let r = wxnet::check::Checker::new()
+    ///     .resolve("api.example.com", dead)
+    ///     .timeout(std::time::Duration::from_secs(2))
+    ///     .check("api.example.com")?;
+    /// assert!(r.addresses[0].failed(), "unreachable");
+    /// assert_eq!(r.failed(), r.addresses.iter().any(|a| a.failed()));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn failed(&self) -> bool {
+        self.results.iter().any(|r| r.status == Status::Fail)
+    }
+}
+
+/// How bad a verdict is when addresses disagree: a failure anywhere is a
+/// failure; not knowing is worse than a note but better than a warning.
+fn badness(s: Status) -> u8 {
+    match s {
+        Status::Pass => 0,
+        Status::Info => 1,
+        Status::Unknown => 2,
+        Status::Warn => 3,
+        Status::Fail => 4,
+    }
+}
+
+/// One verdict per rule over all addresses: the worst; where the
+/// addresses disagree, the message names the address(es) of the worst
+/// and what the others gave. A rule judged twice at one address (once
+/// per certificate type) is merged occurrence by occurrence.
+pub(super) fn merge(per: &[AddressReport]) -> Vec<CheckResult> {
+    if per.len() == 1 {
+        return per[0].results.clone();
+    }
+    // (id, occurrence) in the order first seen, over all addresses.
+    let key_of = |results: &[CheckResult], i: usize| {
+        let id = results[i].id;
+        (id, results[..i].iter().filter(|r| r.id == id).count())
+    };
+    let mut keys: Vec<(&str, usize)> = Vec::new();
+    for a in per {
+        for i in 0..a.results.len() {
+            let k = key_of(&a.results, i);
+            if !keys.contains(&k) {
+                keys.push(k);
+            }
+        }
+    }
+    keys.iter()
+        .filter_map(|&key| {
+            let found: Vec<(SocketAddr, Option<&CheckResult>)> = per
+                .iter()
+                .map(|a| {
+                    let r = (0..a.results.len())
+                        .find(|&i| key_of(&a.results, i) == key)
+                        .map(|i| &a.results[i]);
+                    (a.address, r)
+                })
+                .collect();
+            merge_one(&found)
+        })
+        .collect()
+}
+
+/// The merged verdict of one rule from the addresses' verdicts.
+fn merge_one(found: &[(SocketAddr, Option<&CheckResult>)]) -> Option<CheckResult> {
+    let worst = found
+        .iter()
+        .filter_map(|(_, r)| *r)
+        .max_by_key(|r| badness(r.status))?;
+    let same = |r: &CheckResult| r.status == worst.status && r.message == worst.message;
+    if found.iter().all(|(_, r)| r.is_some_and(same)) {
+        return Some(worst.clone());
+    }
+    let list = |pick: &dyn Fn(Option<&CheckResult>) -> bool| {
+        found
+            .iter()
+            .filter(|(_, r)| pick(*r))
+            .map(|(a, _)| a.to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let mut message = format!("at {}: {}", list(&|r| r.is_some_and(same)), worst.message);
+    for (addr, r) in found {
+        match r {
+            Some(r) if same(r) => {}
+            Some(r) => message.push_str(&format!("; at {addr}: {}", r.status.label())),
+            None => message.push_str(&format!("; at {addr}: not checked")),
+        }
+    }
+    Some(CheckResult {
+        message,
+        ..worst.clone()
+    })
 }
 
 impl Report {
@@ -150,6 +295,7 @@ impl Report {
             target: target.into(),
             address: None,
             results: Vec::new(),
+            addresses: Vec::new(),
         }
     }
 
@@ -177,8 +323,10 @@ impl Report {
         self.results.iter().find(|r| r.id == id)
     }
 
-    /// The report as JSON (`target`, `address`, `failed`, `results` with
-    /// `id`, `bullet`, `rule`, `status`, `message`, `fix`).
+    /// The report as JSON: `target`, `address` (the first), `failed`,
+    /// `results` (the merged verdicts, each with `id`, `bullet`, `rule`,
+    /// `status`, `message`, `fix`) and `addresses` (per address: its
+    /// `address`, `failed` and `results`).
     ///
     /// ```
     /// let r = wxnet::check::Checker::new().check("https://127.0.0.1/")?;
@@ -186,21 +334,34 @@ impl Report {
     /// assert_eq!(v["failed"], true);
     /// assert_eq!(v["results"][0]["id"], "T-01");
     /// assert_eq!(v["results"][0]["status"], "FAIL");
+    /// assert_eq!(v["addresses"].as_array().unwrap().len(), 0, "stopped at T-01");
     /// # Ok::<(), wxnet::Error>(())
     /// ```
     pub fn to_json(&self) -> serde_json::Value {
+        let results = |rs: &[CheckResult]| {
+            rs.iter()
+                .map(|r| {
+                    serde_json::json!({
+                        "id": r.id,
+                        "bullet": r.bullet.name(),
+                        "rule": r.rule,
+                        "status": r.status.label(),
+                        "message": r.message,
+                        "fix": r.fix,
+                    })
+                })
+                .collect::<Vec<_>>()
+        };
         serde_json::json!({
             "target": self.target,
             "address": self.address.map(|a| a.to_string()),
             "failed": self.failed(),
             "platforms": super::platform::to_json(&self.platforms()),
-            "results": self.results.iter().map(|r| serde_json::json!({
-                "id": r.id,
-                "bullet": format!("{:?}", r.bullet),
-                "rule": r.rule,
-                "status": r.status.label(),
-                "message": r.message,
-                "fix": r.fix,
+            "results": results(&self.results),
+            "addresses": self.addresses.iter().map(|a| serde_json::json!({
+                "address": a.address.to_string(),
+                "failed": a.failed(),
+                "results": results(&a.results),
             })).collect::<Vec<_>>(),
         })
     }
@@ -217,8 +378,13 @@ impl Report {
     /// ```
     pub fn to_text(&self) -> String {
         let mut out = format!("wxnet check {}", self.target);
-        if let Some(a) = self.address {
-            out.push_str(&format!(" ({a})"));
+        let addrs: Vec<String> = self
+            .addresses
+            .iter()
+            .map(|a| a.address.to_string())
+            .collect();
+        if !addrs.is_empty() {
+            out.push_str(&format!(" ({})", addrs.join(", ")));
         }
         out.push('\n');
         out.push_str(&super::platform::to_text(&self.platforms()));
@@ -239,6 +405,23 @@ impl Report {
                 if !r.fix.is_empty() {
                     out.push_str(&format!("                fix: {}\n", r.fix));
                 }
+            }
+        }
+        if self.addresses.len() > 1 {
+            out.push_str("\nper address\n");
+            for a in &self.addresses {
+                let failed: Vec<&str> = a
+                    .results
+                    .iter()
+                    .filter(|r| r.status == Status::Fail)
+                    .map(|r| r.id)
+                    .collect();
+                let verdict = if failed.is_empty() {
+                    "no failures".to_string()
+                } else {
+                    format!("FAIL {}", failed.join(" "))
+                };
+                out.push_str(&format!("  {}  {verdict}\n", a.address));
             }
         }
         out.push_str(if self.failed() {

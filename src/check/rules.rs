@@ -54,7 +54,11 @@ pub(super) const RULES: &[Rule] = &[
         Bullet::Ios,
         "certificate transparency (Apple CT policy)",
     ),
-    rule("X-14", Bullet::Other, "OCSP stapling"),
+    rule(
+        "X-14",
+        Bullet::Certificate,
+        "not revoked (stapled OCSP response)",
+    ),
     rule("S-01", Bullet::Other, "the same certificate without SNI"),
     rule("H-01", Bullet::Other, "HSTS header"),
     rule(

@@ -287,7 +287,17 @@ impl HttpServer {
         config: Arc<ServerConfig>,
         handler: impl Fn(&Request, &mut Conn) + Send + Sync + 'static,
     ) -> HttpServer {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        Self::start_on("127.0.0.1:0".parse().unwrap(), config, handler)
+    }
+
+    /// [`start`](Self::start) on `bind` (another loopback address, or a
+    /// port another server has on a different address).
+    pub fn start_on(
+        bind: SocketAddr,
+        config: Arc<ServerConfig>,
+        handler: impl Fn(&Request, &mut Conn) + Send + Sync + 'static,
+    ) -> HttpServer {
+        let listener = TcpListener::bind(bind).unwrap();
         let addr = listener.local_addr().unwrap();
         let stats = Arc::new(Stats::default());
         let stop = Arc::new(AtomicBool::new(false));

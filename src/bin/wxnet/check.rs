@@ -23,12 +23,18 @@ pub struct Args {
     /// Also write the report as one self-contained HTML page to this file
     #[arg(long, value_name = "FILE")]
     html: Option<std::path::PathBuf>,
+    /// When no OCSP response is stapled, ask the certificate's OCSP
+    /// responder over HTTP
+    #[arg(long)]
+    online: bool,
     #[command(flatten)]
     common: Common,
 }
 
 pub fn run(a: Args) -> crate::Outcome {
-    let checker = common::at(common::checker(&a.common)?, a.at).allow_local(a.allow_local);
+    let checker = common::at(common::checker(&a.common)?, a.at)
+        .allow_local(a.allow_local)
+        .online(a.online);
     let report = checker.check(&a.target);
     if let (Some(path), Ok(r)) = (&a.html, &report) {
         std::fs::write(path, r.to_html())

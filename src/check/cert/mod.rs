@@ -6,8 +6,12 @@
 //! (self-signed, the verifier's verdict, whether the chain is complete),
 //! computed once. Each rule is then one function that only reports:
 //! identity and validity rules in `rules.rs`, trust and completeness in
-//! `trust.rs`.
+//! `trust.rs`, revocation in `revocation.rs` (over the OCSP reader of
+//! `ocsp.rs` and the small DER reader of `der.rs`).
 
+mod der;
+mod ocsp;
+mod revocation;
 mod rules;
 mod trust;
 
@@ -116,6 +120,11 @@ struct Chain<'a> {
     private_root: bool,
     /// The last certificate sent is neither a root nor issued by one.
     incomplete: bool,
+    /// The root the chain ends at, when no store has it: the last
+    /// certificate sent if it is a root, or the issuer of a CA certificate
+    /// sent last (intermediates are issued by roots far more often than a
+    /// server leaves out two certificates).
+    unknown_root: Option<String>,
 }
 
 impl<'a> Chain<'a> {
@@ -164,6 +173,7 @@ impl<'a> Chain<'a> {
             trusted: false,
             private_root: false,
             incomplete: false,
+            unknown_root: None,
         };
         chain.learn();
         Some(chain)
@@ -187,7 +197,17 @@ impl<'a> Chain<'a> {
             .any(|p| p.subject().as_raw() == last.issuer().as_raw());
         let private_root =
             self.is_added(last.issuer().as_raw()) || self.is_added(last.subject().as_raw());
-        self.incomplete = !self_signed && !ends_at_root && !issuer_sent;
+        let incomplete = !self_signed && !ends_at_root && !issuer_sent;
+        let last_is_root = last.subject().as_raw() == last.issuer().as_raw();
+        let last_is_ca = last.is_ca() && self.parsed.len() > 1;
+        let unknown_root = match (self_signed || builds_path(&verdict), last_is_root) {
+            (true, _) => None,
+            (false, true) if !ends_at_root => Some(last.subject().to_string()),
+            (false, false) if incomplete && last_is_ca => Some(last.issuer().to_string()),
+            _ => None,
+        };
+        self.incomplete = incomplete;
+        self.unknown_root = unknown_root;
         self.self_signed = self_signed;
         self.private_root = private_root;
         self.trusted = builds_path(&verdict);
@@ -208,7 +228,7 @@ impl<'a> Chain<'a> {
         self.server_auth(out);
         self.lifetime(out);
         self.transparency(out);
-        self.stapling(out);
+        self.revocation(out);
     }
 
     fn leaf(&self) -> &X509Certificate<'a> {

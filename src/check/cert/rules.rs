@@ -1,7 +1,6 @@
 //! One function per certificate rule about the certificates themselves:
 //! the name (X-01), validity (X-02), self-signed (X-03), Apple's rules on
-//! signatures, keys, key usage, lifetime and transparency (X-09 … X-13)
-//! and stapling (X-14).
+//! signatures, keys, key usage, lifetime and transparency (X-09 … X-13).
 
 use x509_parser::prelude::{GeneralName, ParsedExtension, oid_registry, oid2sn};
 use x509_parser::public_key::PublicKey;
@@ -20,8 +19,6 @@ const SC081: [(i64, f64); 3] = [
     (1_805_068_800, 100.0),
     (1_773_532_800, 200.0),
 ];
-const OID_OCSP: &str = "1.3.6.1.5.5.7.48.1";
-const OID_MUST_STAPLE: &str = "1.3.6.1.5.5.7.1.24";
 
 impl Chain<'_> {
     /// X-01: the host is in the SAN (the CN is ignored, as on iOS).
@@ -200,15 +197,19 @@ impl Chain<'_> {
         let nb = self.window().0;
         let days = self.days();
         let fix = "reissue with a lifetime of at most 397 days";
-        if nb >= D398_SINCE && days > 398.0 {
-            return out.fail(
-                "X-12",
-                format!("lifetime {days:.0} days > 398 (issued after 2020-09-01)"),
-                fix,
-            );
-        }
+        // The 825-day rule (HT210176) binds every certificate; the 398-day
+        // rule (HT211025) only those from preinstalled roots.
         if nb >= EKU_SINCE && days > 825.0 {
             return out.fail("X-12", format!("lifetime {days:.0} days > 825"), fix);
+        }
+        if nb >= D398_SINCE && days > 398.0 {
+            let msg = format!("lifetime {days:.0} days > 398 (issued after 2020-09-01)");
+            if self.private_root {
+                let msg =
+                    format!("{msg}: allowed under an added root, but would FAIL from a public CA");
+                return out.warn("X-12", msg, fix);
+            }
+            return out.fail("X-12", msg, fix);
         }
         let cap = SC081
             .iter()
@@ -281,34 +282,6 @@ impl Chain<'_> {
                      approval not checked)"
                 ),
             );
-        }
-    }
-
-    /// X-14: an OCSP staple, required for a Must-Staple certificate.
-    pub(super) fn stapling(&self, out: &mut Verdicts) {
-        let exts = self.leaf().extensions();
-        let ocsp_url = exts.iter().any(|e| match e.parsed_extension() {
-            ParsedExtension::AuthorityInfoAccess(aia) => aia
-                .accessdescs
-                .iter()
-                .any(|d| d.access_method.to_id_string() == OID_OCSP),
-            _ => false,
-        });
-        let must_staple = exts.iter().any(|e| e.oid.to_id_string() == OID_MUST_STAPLE);
-        let staple = self.seen.ocsp.len();
-        let fix = "enable OCSP stapling (nginx: ssl_stapling on;)";
-        match (staple > 0, must_staple, ocsp_url) {
-            (false, true, _) => out.fail("X-14", "Must-Staple certificate without a staple", fix),
-            (true, _, _) => out.pass(
-                "X-14",
-                format!("an OCSP response is stapled ({staple} bytes; its status is not parsed)"),
-            ),
-            (false, false, true) => out.info(
-                "X-14",
-                "the leaf has an OCSP URL but no staple is sent",
-                fix,
-            ),
-            (false, false, false) => out.info("X-14", "n/a: the leaf has no OCSP URL", ""),
         }
     }
 }

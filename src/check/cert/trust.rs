@@ -36,20 +36,53 @@ impl Chain<'_> {
         let Err(e) = &self.verdict else {
             return;
         };
-        let (why, fix) = if self.self_signed {
-            ("", "use a certificate from a public CA")
+        let public = "use a certificate from a CA in the system stores (Mozilla, Apple, Android)";
+        let (msg, fix) = if self.self_signed {
+            (
+                describe(e),
+                "use a certificate from a public CA".to_string(),
+            )
+        } else if let Some(root) = &self.unknown_root {
+            (
+                format!("the chain ends at a root no store trusts: '{root}'"),
+                format!("{public}; for a private test CA, add its root (--cacert)"),
+            )
         } else if self.incomplete {
             (
-                " (no path with the certificates sent: see X-07)",
-                "send the full chain (see X-07); if it still fails, use a CA in the system stores",
+                format!(
+                    "incomplete chain; append '{}' (no path with the certificates sent: \
+                     see X-07)",
+                    self.last().issuer()
+                ),
+                "send the full chain (see X-07); if it still fails, use a CA in the system \
+                 stores"
+                    .to_string(),
+            )
+        } else if self.sha1_signed() {
+            (
+                "a certificate in the chain is signed with SHA-1, which no current client \
+                 accepts (see X-09)"
+                    .to_string(),
+                "reissue the certificate (and intermediate) with SHA-256 signatures".to_string(),
             )
         } else {
-            (
-                "",
-                "use a certificate from a CA in the system stores (Mozilla, Apple, Android)",
-            )
+            (describe(e), public.to_string())
         };
-        out.fail("X-04", format!("{}{why}", describe(e)), fix);
+        out.fail("X-04", msg, fix);
+    }
+
+    /// Whether a certificate Apple's algorithm rules cover is signed with
+    /// SHA-1 (webpki refuses such a chain before building a path).
+    fn sha1_signed(&self) -> bool {
+        self.parsed.iter().enumerate().any(|(i, c)| {
+            let alg = c.signature_algorithm.algorithm.to_id_string();
+            // sha1WithRSAEncryption, ecdsa-with-SHA1, dsa-with-sha1.
+            (i == 0 || c.subject().as_raw() != c.issuer().as_raw())
+                && matches!(
+                    alg.as_str(),
+                    "1.2.840.113549.1.1.5" | "1.2.840.10045.4.1" | "1.2.840.10040.4.3"
+                )
+        })
     }
 
     /// X-05 and X-06: the root the chain ends at in Apple's and in
@@ -184,11 +217,20 @@ impl Chain<'_> {
             return out.pass("X-07", msg);
         }
         let last = self.last();
+        if let Some(root) = &self.unknown_root {
+            let msg = format!(
+                "the chain ends at '{}', whose issuer '{root}' is in no store: most likely \
+                 a root no store trusts (see X-04){}",
+                last.subject(),
+                self.aia_note(last)
+            );
+            return out.unknown("X-07", msg);
+        }
         out.fail(
             "X-07",
             format!(
-                "the issuer of '{}' ('{}') is not sent and is not a root; devices without it \
-                 cached fail (600001, -202){}",
+                "incomplete chain: the issuer of '{}' ('{}') is not sent and is not a root; \
+                 devices without it cached fail (600001, -202){}",
                 last.subject(),
                 last.issuer(),
                 self.aia_note(last)
@@ -270,7 +312,11 @@ fn describe(e: &rustls::Error) -> String {
         CertificateError::UnsupportedSignatureAlgorithmContext { .. } => {
             "a signature algorithm in the chain is not supported".into()
         }
-        other => format!("the chain does not verify: {other}"),
+        CertificateError::UnsupportedSignatureAlgorithmForPublicKeyContext { .. } => {
+            "a signature algorithm or key in the chain is not supported".into()
+        }
+        // Other variants print as Rust values; say what is known in words.
+        _ => "the chain does not verify (a certificate in it is refused)".into(),
     }
 }
 
