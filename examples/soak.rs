@@ -27,8 +27,8 @@ use std::time::{Duration, Instant};
 
 use common::procfs;
 use wxnet::{
-    Client, ClientBuilder, ConnectSocketOptions, DownloadFileOptions, RequestOptions,
-    ResponseData, SocketMessage, UploadFileOptions,
+    Client, ClientBuilder, ConnectSocketOptions, DownloadFileOptions, RequestOptions, ResponseData,
+    SocketMessage, UploadFileOptions,
 };
 
 const NAMES: [&str; 3] = ["api.example.com", "up.example.com", "dl.example.com"];
@@ -57,7 +57,10 @@ fn serve() {
             "/file" => c.respond(200, &[], &[7u8; 256 * 1024]),
             "/gz" => c.respond(
                 200,
-                &[("content-type", "application/json"), ("content-encoding", "gzip")],
+                &[
+                    ("content-type", "application/json"),
+                    ("content-encoding", "gzip"),
+                ],
                 &gz,
             ),
             // Held until the client aborts or times out.
@@ -72,7 +75,12 @@ fn serve() {
     let dir = common::TempDir::new("soak-serve");
     let ca = dir.path().join("ca.pem");
     std::fs::write(&ca, pki.ca_pem()).unwrap();
-    println!("READY {} {} {}", http.port(), ws.addr().port(), ca.display());
+    println!(
+        "READY {} {} {}",
+        http.port(),
+        ws.addr().port(),
+        ca.display()
+    );
     std::io::stdout().flush().unwrap();
     let _ = std::io::stdin().read_to_end(&mut Vec::new());
 }
@@ -173,7 +181,11 @@ fn one_call(
     let api = |path: &str| RequestOptions::new(format!("https://api.example.com{path}"));
     match pick {
         0 => client
-            .upload_file(UploadFileOptions::new("https://up.example.com/u", upload, "file"))
+            .upload_file(UploadFileOptions::new(
+                "https://up.example.com/u",
+                upload,
+                "file",
+            ))
             .wait()
             .map(drop),
         1 => client
@@ -225,7 +237,9 @@ fn burst(b: ClientBuilder, tally: &Tally) {
                         let o = RequestOptions::new("https://api.example.com/ok");
                         let r = client.request(o).wait();
                         // Refused at once: back off a little rather than spin.
-                        if r.as_ref().is_err_and(|e| e.kind() == wxnet::ErrorKind::QueueFull) {
+                        if r.as_ref()
+                            .is_err_and(|e| e.kind() == wxnet::ErrorKind::QueueFull)
+                        {
                             std::thread::sleep(Duration::from_millis(5));
                         }
                         tally.record(r);

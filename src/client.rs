@@ -173,11 +173,12 @@ impl Client {
             proxy,
             sockets: Arc::new(crate::socket::Registry::new()),
         });
-        let pool = Pool::start(WORKERS, b.queue_capacity).map_err(|e| {
+        let spawner = crate::deferred::Spawner::new(b.thread_limit);
+        let pool = Pool::start(WORKERS, b.queue_capacity, spawner).map_err(|e| {
             Error::with_detail(
                 crate::Api::ClientBuilderBuild,
                 ErrorKind::Config,
-                "cannot start threads",
+                &format!("cannot start threads: {e}"),
             )
             .source_from(e)
         })?;
@@ -413,6 +414,11 @@ impl Client {
         if let Some(job) = job {
             self.inner.pool.defer(job);
         }
+    }
+
+    /// What starts this client's threads.
+    pub(crate) fn spawner(&self) -> &crate::deferred::Spawner {
+        self.inner.pool.spawner()
     }
 
     /// The short-lived threads of this client, joined at shutdown.

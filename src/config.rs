@@ -129,6 +129,7 @@ pub struct ClientBuilder {
     pub(crate) max_download_size: u64,
     pub(crate) download_dir: Option<PathBuf>,
     pub(crate) queue_capacity: usize,
+    pub(crate) thread_limit: Option<usize>,
     pub(crate) max_message_size: usize,
     pub(crate) user_agent: String,
     /// Parsed when set; the error is kept for `build()`.
@@ -151,6 +152,7 @@ impl Default for ClientBuilder {
             max_download_size: 200 * 1024 * 1024,
             download_dir: None,
             queue_capacity: 1024,
+            thread_limit: None,
             max_message_size: 1024 * 1024,
             user_agent: concat!("wxnet/", env!("CARGO_PKG_VERSION")).into(),
             proxy: None,
@@ -404,6 +406,23 @@ impl ClientBuilder {
     /// ```
     pub fn queue_capacity(mut self, n: usize) -> Self {
         self.queue_capacity = n;
+        self
+    }
+
+    /// For fault tests: the client starts at most `n` threads over its
+    /// life (workers, timer, sockets, callback threads), and refuses more
+    /// the way the system does when it runs out of threads. A client that
+    /// cannot start its 10 workers and timer is not built.
+    ///
+    /// ```
+    /// let e = wxnet::Client::builder().thread_limit(3).build().unwrap_err();
+    /// assert_eq!(e.kind(), wxnet::ErrorKind::Config);
+    /// assert!(e.err_msg().contains("cannot start threads: Resource temporarily unavailable"));
+    /// assert!(e.source().is_some());
+    /// ```
+    #[doc(hidden)]
+    pub fn thread_limit(mut self, n: usize) -> Self {
+        self.thread_limit = Some(n);
         self
     }
 

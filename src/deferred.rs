@@ -10,6 +10,8 @@
 //! first refused, first called); it starts with the first such call.
 
 use std::collections::VecDeque;
+use std::io;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread::{self, JoinHandle};
 
@@ -23,13 +25,60 @@ pub(crate) type Job = Box<dyn FnOnce() + Send>;
 /// runs there.
 pub(crate) const LATE_STACK: usize = 256 * 1024;
 
+/// Starts every thread of one client. With a limit (a hidden builder
+/// setting for fault tests) it refuses threads past the limit the way the
+/// system does when it runs out, so that path can be tested where the
+/// system's own limits do not apply (root ignores `RLIMIT_NPROC`).
+#[derive(Clone, Default)]
+pub(crate) struct Spawner {
+    left: Option<Arc<AtomicUsize>>,
+}
+
+impl Spawner {
+    /// At most `limit` threads over the client's life, if any limit.
+    pub(crate) fn new(limit: Option<usize>) -> Spawner {
+        Spawner {
+            left: limit.map(|n| Arc::new(AtomicUsize::new(n))),
+        }
+    }
+
+    pub(crate) fn spawn<T: Send + 'static>(
+        &self,
+        name: String,
+        stack: usize,
+        f: impl FnOnce() -> T + Send + 'static,
+    ) -> io::Result<JoinHandle<T>> {
+        if let Some(left) = &self.left {
+            let take = |n: usize| n.checked_sub(1);
+            if left
+                .fetch_update(Ordering::SeqCst, Ordering::SeqCst, take)
+                .is_err()
+            {
+                return Err(io::Error::new(
+                    io::ErrorKind::WouldBlock,
+                    "Resource temporarily unavailable (thread limit)",
+                ));
+            }
+        }
+        thread::Builder::new().name(name).stack_size(stack).spawn(f)
+    }
+}
+
 /// The short-lived threads of one client, joined at shutdown.
 #[derive(Default)]
 pub(crate) struct LateThreads {
+    spawner: Spawner,
     handles: Mutex<Vec<JoinHandle<()>>>,
 }
 
 impl LateThreads {
+    pub(crate) fn new(spawner: Spawner) -> LateThreads {
+        LateThreads {
+            spawner,
+            handles: Mutex::default(),
+        }
+    }
+
     /// Run `f` on a new thread named `name`, joined by [`join`](Self::join).
     pub(crate) fn spawn(
         &self,
@@ -37,10 +86,7 @@ impl LateThreads {
         stack: usize,
         f: impl FnOnce() + Send + 'static,
     ) -> std::io::Result<()> {
-        let handle = thread::Builder::new()
-            .name(name)
-            .stack_size(stack)
-            .spawn(f)?;
+        let handle = self.spawner.spawn(name, stack, f)?;
         let mut handles = lock(&self.handles);
         // Finished threads only hold their result: no need to keep them.
         handles.retain(|h| !h.is_finished());
@@ -86,6 +132,7 @@ impl LateThreads {
 
 #[derive(Default)]
 struct Queue {
+    spawner: Spawner,
     jobs: VecDeque<Job>,
     thread: Option<JoinHandle<()>>,
     /// No job is accepted any more; the thread ends once the queue is empty.
@@ -99,6 +146,16 @@ pub(crate) struct CallbackThread {
 }
 
 impl CallbackThread {
+    pub(crate) fn new(spawner: Spawner) -> CallbackThread {
+        let queue = Queue {
+            spawner,
+            ..Queue::default()
+        };
+        CallbackThread {
+            queue: Arc::new((Mutex::new(queue), Condvar::new())),
+        }
+    }
+
     /// Queue `job`, starting the thread if needed; `Err` gives it back once
     /// closed or when no thread can start.
     pub(crate) fn push(&self, job: Job) -> Result<(), Job> {
@@ -109,10 +166,9 @@ impl CallbackThread {
         }
         if q.thread.is_none() {
             let queue = self.queue.clone();
-            let spawned = thread::Builder::new()
-                .name("wxnet-callbacks".into())
-                .stack_size(LATE_STACK)
-                .spawn(move || run(&queue));
+            let spawned = q
+                .spawner
+                .spawn("wxnet-callbacks".into(), LATE_STACK, move || run(&queue));
             match spawned {
                 Ok(t) => q.thread = Some(t),
                 Err(e) => {

@@ -15,7 +15,6 @@ use crate::coding::{self, ACCEPT_ENCODING};
 use crate::error::{Api, Error, ErrorKind, Result};
 use crate::policy::Allowed;
 use crate::request::Method;
-use crate::transport::PeerReset;
 
 /// Headers a caller may not set: the fixed Referer, and the framing
 /// headers the HTTP layer computes (a wrong one would corrupt the stream).
@@ -382,13 +381,17 @@ pub(crate) fn map_error(ctl: &CallCtl, e: ureq::Error) -> Error {
         return stashed;
     }
     let api = ctl.api_name();
+    let e = match e {
+        // The OS error itself is the source, as for local files.
+        ureq::Error::Io(io) if !ctl.remaining().is_zero() => {
+            let io = crate::transport::io_cause(io);
+            return Error::from_network_io(api, &io).source_from(io);
+        }
+        e => e,
+    };
     let err = match &e {
         ureq::Error::Timeout(_) => ctl.error(ErrorKind::Timeout),
         _ if ctl.remaining().is_zero() => ctl.error(ErrorKind::Timeout),
-        ureq::Error::Io(io) => match io.get_ref().and_then(|i| i.downcast_ref::<PeerReset>()) {
-            Some(reset) => Error::from_network_io(api, &reset.0),
-            None => Error::from_network_io(api, io),
-        },
         ureq::Error::HostNotFound => ctl.error(ErrorKind::Dns),
         ureq::Error::ConnectionFailed => ctl.error(ErrorKind::ConnectionRefused),
         ureq::Error::Protocol(_)

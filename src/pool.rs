@@ -33,7 +33,7 @@ use std::thread::{self, JoinHandle, ThreadId};
 use std::time::{Duration, Instant};
 
 use crate::call::{AnyCall, Cancel};
-use crate::deferred::{CallbackThread, Job, LateThreads};
+use crate::deferred::{CallbackThread, Job, LateThreads, Spawner};
 use crate::error::ErrorKind;
 use crate::sync::{lock, wait, wait_timeout};
 
@@ -107,12 +107,18 @@ pub(crate) struct Pool {
     thread_ids: Vec<ThreadId>,
     callbacks: CallbackThread,
     late: Arc<LateThreads>,
+    spawner: Spawner,
 }
 
 impl Pool {
     /// Start `workers` threads and the timer; the queue holds at most
-    /// `capacity` waiting calls.
-    pub(crate) fn start(workers: usize, capacity: usize) -> std::io::Result<Pool> {
+    /// `capacity` waiting calls. If a thread cannot start, those already
+    /// started end before the error is returned.
+    pub(crate) fn start(
+        workers: usize,
+        capacity: usize,
+        spawner: Spawner,
+    ) -> std::io::Result<Pool> {
         let shared = Arc::new(Shared {
             state: Mutex::new(State {
                 queue: VecDeque::with_capacity(capacity.min(1024)),
@@ -135,20 +141,12 @@ impl Pool {
         let spawned = (|| {
             for i in 0..workers {
                 let s = shared.clone();
-                threads.push(
-                    thread::Builder::new()
-                        .name(format!("wxnet-worker-{i}"))
-                        .stack_size(WORKER_STACK)
-                        .spawn(move || worker_loop(&s, i))?,
-                );
+                let name = format!("wxnet-worker-{i}");
+                threads.push(spawner.spawn(name, WORKER_STACK, move || worker_loop(&s, i))?);
             }
             let s = shared.clone();
-            threads.push(
-                thread::Builder::new()
-                    .name("wxnet-timer".into())
-                    .stack_size(TIMER_STACK)
-                    .spawn(move || timer_loop(&s))?,
-            );
+            let name = "wxnet-timer".to_string();
+            threads.push(spawner.spawn(name, TIMER_STACK, move || timer_loop(&s))?);
             Ok(())
         })();
         let thread_ids = threads.iter().map(|t| t.thread().id()).collect();
@@ -156,10 +154,20 @@ impl Pool {
             shared,
             threads: Mutex::new(threads),
             thread_ids,
-            callbacks: CallbackThread::default(),
-            late: Arc::default(),
+            callbacks: CallbackThread::new(spawner.clone()),
+            late: Arc::new(LateThreads::new(spawner.clone())),
+            spawner,
         };
-        spawned.map(|()| pool)
+        if let Err(e) = spawned {
+            pool.shutdown();
+            return Err(e);
+        }
+        Ok(pool)
+    }
+
+    /// What starts the client's threads.
+    pub(crate) fn spawner(&self) -> &Spawner {
+        &self.spawner
     }
 
     /// Queue a call (with `stage`, staged first when a worker slot is
@@ -553,7 +561,7 @@ mod tests {
 
     #[test]
     fn queued_call_times_out_while_workers_are_busy() {
-        let pool = Pool::start(1, 4).unwrap();
+        let pool = Pool::start(1, 4, Spawner::default()).unwrap();
         let (tx, rx) = mpsc::channel();
         let busy = call(rx, Duration::from_secs(5));
         pool.submit(busy.clone(), true).map_err(|_| ()).unwrap();
@@ -572,7 +580,7 @@ mod tests {
 
     #[test]
     fn full_queue_refuses() {
-        let pool = Pool::start(1, 1).unwrap();
+        let pool = Pool::start(1, 1, Spawner::default()).unwrap();
         let (tx, rx) = mpsc::channel();
         let (t2, r2) = mpsc::channel();
         let (_t3, r3) = mpsc::channel();

@@ -101,6 +101,19 @@ impl std::error::Error for PeerReset {
     }
 }
 
+/// The system's error behind an io failure of a connection: a hidden
+/// reset unwrapped, so the caller's `source()` is the OS error itself.
+pub(crate) fn io_cause(io: io::Error) -> io::Error {
+    if !io.get_ref().is_some_and(|i| i.is::<PeerReset>()) {
+        return io;
+    }
+    match io.into_inner().map(|b| b.downcast::<PeerReset>()) {
+        Some(Ok(reset)) => reset.0,
+        // Not reached: checked just above.
+        _ => io::ErrorKind::ConnectionReset.into(),
+    }
+}
+
 /// Hide a reset from ureq (see [`PeerReset`]).
 fn hide_reset(e: io::Error) -> io::Error {
     match e.kind() {

@@ -285,17 +285,20 @@ impl PreparedDownload {
                 Some(d) if !d.as_os_str().is_empty() => d,
                 _ => Path::new("."),
             };
-            if !dir.is_dir() {
-                return Err(Error::from_file_io(
-                    API,
-                    io::Error::new(io::ErrorKind::NotFound, "the directory does not exist"),
-                ));
+            // The system's own error, so errMsg carries its text.
+            let dir_error = match fs::metadata(dir) {
+                Ok(m) if m.is_dir() => None,
+                Ok(_) => Some(io::Error::from(io::ErrorKind::NotADirectory)),
+                Err(e) => Some(e),
+            };
+            if let Some(e) = dir_error {
+                return Err(file_error(e));
             }
             if p.is_dir() {
-                return Err(Error::with_reason(
-                    API,
-                    ErrorKind::FileAccess,
-                    "file error: file_path is a directory",
+                // Opening a directory for writing changes nothing.
+                let e = OpenOptions::new().write(true).open(p).err();
+                return Err(file_error(
+                    e.unwrap_or_else(|| io::ErrorKind::IsADirectory.into()),
                 ));
             }
         }
@@ -327,6 +330,13 @@ impl PreparedDownload {
             });
         }
     }
+}
+
+/// A local file error of a download: always 1300013 with the system's
+/// text (a missing folder is not the upload's "file not found").
+fn file_error(e: io::Error) -> Error {
+    let detail = e.to_string();
+    Error::with_detail(API, ErrorKind::FileAccess, &detail).source_from(e)
 }
 
 /// Removes the partial file unless the download completed.
@@ -375,8 +385,7 @@ impl PreparedCall for PreparedDownload {
         let (final_path, is_temp) = match &self.file_path {
             Some(p) => (p.clone(), false),
             None => {
-                fs::create_dir_all(&engine.download_dir)
-                    .map_err(|e| Error::from_file_io(API, e))?;
+                fs::create_dir_all(&engine.download_dir).map_err(file_error)?;
                 let name = format!("wxnet-{}-{}{}", std::process::id(), ctl.id, self.extension);
                 (engine.download_dir.join(name), true)
             }
@@ -391,7 +400,7 @@ impl PreparedCall for PreparedDownload {
             .write(true)
             .create_new(true)
             .open(&partial.path)
-            .map_err(|e| Error::from_file_io(API, e))?;
+            .map_err(file_error)?;
 
         let mut throttle = Throttle::new(expected);
         // A file is bytes: a coding wxnet cannot undo is saved as sent.
@@ -409,14 +418,13 @@ impl PreparedCall for PreparedDownload {
             if written > cap {
                 return Err(ctl.error(ErrorKind::FileTooLarge));
             }
-            file.write_all(&buf[..n])
-                .map_err(|e| Error::from_file_io(API, e))?;
+            file.write_all(&buf[..n]).map_err(file_error)?;
             let tick = throttle.update(written);
             self.emit(tick);
             events.check(ctl)?;
         }
         drop(reader);
-        file.flush().map_err(|e| Error::from_file_io(API, e))?;
+        file.flush().map_err(file_error)?;
         drop(file);
         ctl.trace().response_end = Some(Instant::now());
         // A cancellation that landed after the last byte still wins: the
@@ -429,7 +437,7 @@ impl PreparedCall for PreparedDownload {
         let tick = throttle.finish(written);
         self.emit(tick);
         events.check(ctl)?;
-        fs::rename(&partial.path, &final_path).map_err(|e| Error::from_file_io(API, e))?;
+        fs::rename(&partial.path, &final_path).map_err(file_error)?;
         let mut partial = partial;
         partial.done = true;
         Ok(DownloadFileSuccess {

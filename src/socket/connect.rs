@@ -3,7 +3,6 @@
 
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
-use std::thread;
 use std::time::Instant;
 
 use super::event::{ReadyState, SocketClose, SocketOpen};
@@ -124,13 +123,11 @@ impl Client {
                 run_socket(&shared, &engine, target, headers, options)
             }
         };
+        let name = format!("wxnet-socket-{}", shared.id);
         let spawned = if spawn_fails() {
             Err(std::io::Error::other("no thread"))
         } else {
-            thread::Builder::new()
-                .name(format!("wxnet-socket-{}", shared.id))
-                .stack_size(SOCKET_STACK)
-                .spawn(run)
+            self.spawner().spawn(name, SOCKET_STACK, run)
         };
         match spawned {
             Ok(t) => registry.keep_thread(t),
@@ -139,7 +136,8 @@ impl Client {
                 // refused socket's events are only kept, never run here.
                 registry.release(&shared);
                 let callbacks = lock(&slot).take().unwrap_or_default();
-                let e = Error::new(API, ErrorKind::Network).source_from(e);
+                let detail = e.to_string();
+                let e = Error::with_detail(API, ErrorKind::Network, &detail).source_from(e);
                 return refused(self, &shared, callbacks, e, task);
             }
         }
@@ -284,6 +282,7 @@ fn ended_while_connecting(s: &Shared) -> Option<Ending> {
 #[cfg(test)]
 mod tests {
     use std::sync::mpsc;
+    use std::thread;
     use std::time::Duration;
 
     use super::*;

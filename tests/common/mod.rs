@@ -19,6 +19,10 @@
 //!   `fds()`, `rss_kib()`, `peak_rss_kib()` and names for failure messages.
 //! - `util.rs`: [`watchdog`], [`eventually`], [`TempDir`], [`pattern`],
 //!   [`sha256_hex`], [`parse_multipart`].
+//! - `child.rs`: [`run_child`], one test of the binary run again in a
+//!   child process (under `prlimit` or another wrapper) with a watchdog.
+//! - `flap.rs`: [`Flapper`], a TCP relay that drops its connections, stops
+//!   listening and listens again on the same port.
 //! - `baseline.rs`: [`raw_ureq_agent`], plain ureq, the baseline the
 //!   benchmarks compare wxnet with.
 //!
@@ -42,6 +46,8 @@
 #![allow(dead_code, unused_imports)]
 
 mod baseline;
+pub mod child;
+mod flap;
 mod http;
 mod openssl;
 mod pki;
@@ -52,6 +58,8 @@ mod util;
 mod ws;
 
 pub use baseline::{raw_ureq_agent, raw_ureq_agent_pooled};
+pub use child::run_child;
+pub use flap::Flapper;
 pub use http::{Conn, HttpServer, Request, client_builder};
 pub use openssl::SServer;
 pub use pki::{Identity, LeafKey, LeafSpec, TestPki};
