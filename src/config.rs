@@ -415,6 +415,7 @@ impl ClientBuilder {
     /// cannot start its 10 workers and timer is not built.
     ///
     /// ```
+    /// use std::error::Error as _;
     /// let e = wxnet::Client::builder().thread_limit(3).build().unwrap_err();
     /// assert_eq!(e.kind(), wxnet::ErrorKind::Config);
     /// assert!(e.err_msg().contains("cannot start threads: Resource temporarily unavailable"));
