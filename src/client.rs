@@ -417,6 +417,7 @@ impl Client {
     }
 
     /// What starts this client's threads.
+    #[cfg(feature = "websocket")]
     pub(crate) fn spawner(&self) -> &crate::deferred::Spawner {
         self.inner.pool.spawner()
     }

@@ -107,6 +107,7 @@ pub(crate) struct Pool {
     thread_ids: Vec<ThreadId>,
     callbacks: CallbackThread,
     late: Arc<LateThreads>,
+    #[cfg(feature = "websocket")]
     spawner: Spawner,
 }
 
@@ -156,6 +157,7 @@ impl Pool {
             thread_ids,
             callbacks: CallbackThread::new(spawner.clone()),
             late: Arc::new(LateThreads::new(spawner.clone())),
+            #[cfg(feature = "websocket")]
             spawner,
         };
         if let Err(e) = spawned {
@@ -166,6 +168,7 @@ impl Pool {
     }
 
     /// What starts the client's threads.
+    #[cfg(feature = "websocket")]
     pub(crate) fn spawner(&self) -> &Spawner {
         &self.spawner
     }

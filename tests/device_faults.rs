@@ -115,6 +115,27 @@ fn child_builder() -> (ClientBuilder, PathBuf) {
     (b, PathBuf::from(child::env("WXNET_DIR")))
 }
 
+/// Run `body` in a child process of its own (this binary running only
+/// `test`, under `wrapper`), with the servers in this process; `prepare`
+/// fills the directory shared with the child first. Returns that
+/// directory for checks afterwards (`None` in the child).
+fn in_child(
+    test: &str,
+    wrapper: &[&str],
+    body: fn(),
+    prepare: impl FnOnce(&Path),
+) -> Option<TempDir> {
+    if is_child() {
+        body();
+        return None;
+    }
+    let s = servers();
+    let dir = TempDir::new("child");
+    prepare(dir.path());
+    child::run_child(test, wrapper, &s.vars(dir.path()), CHILD_LIMIT);
+    Some(dir)
+}
+
 /// The callbacks one call ran, in order.
 #[derive(Clone, Default)]
 struct Ends(Arc<(Mutex<Vec<&'static str>>, Condvar)>);
@@ -192,13 +213,7 @@ const OLD: &[u8] = b"the file that was here before";
 /// lifted succeeds.
 #[test]
 fn a_download_over_the_file_size_limit_fails_and_leaves_no_file() {
-    if is_child() {
-        return file_size_child();
-    }
     common::require("prlimit", "util-linux");
-    let s = servers();
-    let dir = TempDir::new("fsize");
-    std::fs::write(dir.path().join("keep.bin"), OLD).unwrap();
     // SIG_IGN survives exec, so the limit fails the write with EFBIG
     // instead of killing the process.
     let wrapper = [
@@ -211,7 +226,10 @@ fn a_download_over_the_file_size_limit_fails_and_leaves_no_file() {
         "--",
     ];
     let test = "a_download_over_the_file_size_limit_fails_and_leaves_no_file";
-    child::run_child(test, &wrapper, &s.vars(dir.path()), CHILD_LIMIT);
+    let keep = |d: &Path| std::fs::write(d.join("keep.bin"), OLD).unwrap();
+    let Some(dir) = in_child(test, &wrapper, file_size_child, keep) else {
+        return;
+    };
     let kept = std::fs::read(dir.path().join("keep.bin")).unwrap();
     assert_eq!(
         common::sha256_hex(&kept),
@@ -363,21 +381,17 @@ fn download_paths_that_cannot_be_written_fail_with_the_system_text() {
 /// and all works again once descriptors are free.
 #[test]
 fn out_of_file_descriptors_calls_fail_clearly_and_recover() {
-    if is_child() {
-        return descriptors_child();
-    }
     common::require("prlimit", "util-linux");
-    let s = servers();
-    let dir = TempDir::new("nofile");
     let test = "out_of_file_descriptors_calls_fail_clearly_and_recover";
     let wrapper = ["prlimit", "--nofile=256:256", "--"];
-    child::run_child(test, &wrapper, &s.vars(dir.path()), CHILD_LIMIT);
+    in_child(test, &wrapper, descriptors_child, |_| ());
 }
 
 fn descriptors_child() {
     let (b, _) = child_builder();
     let client = b.build().unwrap();
-    let workers = procfs::threads_named("wxnet-");
+    let lasting = lasting_threads();
+    assert_eq!(lasting, 11);
     let mut hog = Vec::new();
     let full = loop {
         match std::fs::File::open("/dev/null") {
@@ -397,26 +411,14 @@ fn descriptors_child() {
     assert_eq!(io_source(&e).raw_os_error(), Some(24));
     ends.assert_ended("fail");
 
-    let ends = Ends::default();
-    let task = client.connect_socket(recorded!(
-        socket ConnectSocketOptions::new("wss://ws.example.com/"),
-        ends
-    ));
-    let (closes, errors) = socket_ends(&task);
-    // The task was made (the runtime's connectSocket success); the
+    // The task is made (the runtime's connectSocket success); its
     // connection then fails.
-    ends.assert_ended("success");
-    assert!(common::eventually(SECS, || {
-        closes.lock().unwrap().len() == 1 && errors.lock().unwrap().len() == 1
-    }));
-    assert_eq!(
-        *errors.lock().unwrap(),
-        ["connectSocket:fail network error: Too many open files (os error 24)"]
-    );
+    let text = "connectSocket:fail network error: Too many open files (os error 24)";
+    assert_socket_fails(&client, "success", text);
+
     drop(hog);
     // Counting threads needs a descriptor: only now.
-    assert_eq!(procfs::threads_named("wxnet-"), workers, "no thread died");
-    assert_eq!(*closes.lock().unwrap(), [1006]);
+    assert_eq!(lasting_threads(), lasting, "no thread died");
     let r = client.request(RequestOptions::new("https://api.example.com/ok"));
     r.wait().unwrap();
     let task = client.connect_socket(ConnectSocketOptions::new("wss://ws.example.com/"));
@@ -426,6 +428,28 @@ fn descriptors_child() {
         task.recv(SECS).unwrap(),
         Some(SocketMessage::Text("back".into()))
     );
+}
+
+/// A socket that cannot connect: `outcome` then `complete`, one error
+/// event reading `text`, one close event with 1006.
+fn assert_socket_fails(client: &Client, outcome: &str, text: &str) {
+    let ends = Ends::default();
+    let task = client.connect_socket(recorded!(
+        socket ConnectSocketOptions::new("wss://ws.example.com/"),
+        ends
+    ));
+    let (closes, errors) = socket_ends(&task);
+    ends.assert_ended(outcome);
+    assert!(common::eventually(SECS, || {
+        closes.lock().unwrap().len() == 1 && errors.lock().unwrap().len() == 1
+    }));
+    assert_eq!(*closes.lock().unwrap(), [1006]);
+    assert_eq!(*errors.lock().unwrap(), [text]);
+}
+
+/// The client's lasting threads: workers and timer.
+fn lasting_threads() -> usize {
+    procfs::threads_named("wxnet-worker") + procfs::threads_named("wxnet-timer")
 }
 
 type Log<T> = Arc<Mutex<Vec<T>>>;
@@ -445,13 +469,8 @@ fn socket_ends(task: &wxnet::SocketTask) -> (Log<u16>, Log<String>) {
 /// thread limit stands in for the system's.
 #[test]
 fn threads_refused_fail_the_build_or_the_socket_and_leak_nothing() {
-    if is_child() {
-        return threads_child();
-    }
-    let s = servers();
-    let dir = TempDir::new("threads");
     let test = "threads_refused_fail_the_build_or_the_socket_and_leak_nothing";
-    child::run_child(test, &[], &s.vars(dir.path()), CHILD_LIMIT);
+    in_child(test, &[], threads_child, |_| ());
 }
 
 fn threads_child() {
@@ -470,21 +489,8 @@ fn threads_child() {
     }
     // The 10 workers and the timer, nothing more.
     let client = b.thread_limit(11).build().unwrap();
-    let ends = Ends::default();
-    let task = client.connect_socket(recorded!(
-        socket ConnectSocketOptions::new("wss://ws.example.com/"),
-        ends
-    ));
-    let (closes, errors) = socket_ends(&task);
-    ends.assert_ended("fail");
-    assert!(common::eventually(SECS, || {
-        closes.lock().unwrap().len() == 1 && errors.lock().unwrap().len() == 1
-    }));
-    assert_eq!(*closes.lock().unwrap(), [1006]);
-    assert_eq!(
-        *errors.lock().unwrap(),
-        ["connectSocket:fail network error: Resource temporarily unavailable (thread limit)"]
-    );
+    let text = "connectSocket:fail network error: Resource temporarily unavailable (thread limit)";
+    assert_socket_fails(&client, "fail", text);
     // Calls still run on the workers.
     let r = client.request(RequestOptions::new("https://api.example.com/ok"));
     r.wait().unwrap();
@@ -643,13 +649,8 @@ fn a_name_that_stops_resolving_fails_with_dns_then_recovers() {
 /// its deadline), and threads and memory come back to where they were.
 #[test]
 fn overload_refuses_at_once_and_ends_every_call_once() {
-    if is_child() {
-        return overload_child();
-    }
-    let s = servers();
-    let dir = TempDir::new("overload");
     let test = "overload_refuses_at_once_and_ends_every_call_once";
-    child::run_child(test, &[], &s.vars(dir.path()), CHILD_LIMIT);
+    in_child(test, &[], overload_child, |_| ());
 }
 
 fn overload_child() {
