@@ -390,8 +390,9 @@ fn out_of_file_descriptors_calls_fail_clearly_and_recover() {
 fn descriptors_child() {
     let (b, _) = child_builder();
     let client = b.build().unwrap();
+    // A thread takes its name once it runs.
+    assert!(common::eventually(SECS, || lasting_threads() == 11));
     let lasting = lasting_threads();
-    assert_eq!(lasting, 11);
     let mut hog = Vec::new();
     let full = loop {
         match std::fs::File::open("/dev/null") {
@@ -473,6 +474,13 @@ fn threads_refused_fail_the_build_or_the_socket_and_leak_nothing() {
     in_child(test, &[], threads_child, |_| ());
 }
 
+/// This process is back to `n` threads (a joined thread may linger in
+/// /proc for a moment).
+fn assert_threads(n: usize) {
+    let settled = common::eventually(SECS, || procfs::threads() == n);
+    assert!(settled, "not {n} threads: {:?}", procfs::thread_names());
+}
+
 fn threads_child() {
     let (b, _) = child_builder();
     let before = procfs::threads();
@@ -485,7 +493,7 @@ fn threads_child() {
              Resource temporarily unavailable (thread limit)"
         );
         assert_eq!(io_source(&e).kind(), io::ErrorKind::WouldBlock);
-        assert_eq!(procfs::threads(), before, "{:?}", procfs::thread_names());
+        assert_threads(before);
     }
     // The 10 workers and the timer, nothing more.
     let client = b.thread_limit(11).build().unwrap();
@@ -495,7 +503,7 @@ fn threads_child() {
     let r = client.request(RequestOptions::new("https://api.example.com/ok"));
     r.wait().unwrap();
     drop(client);
-    assert_eq!(procfs::threads(), before, "{:?}", procfs::thread_names());
+    assert_threads(before);
 }
 
 /// The server drops every connection, or goes away and comes back, while
@@ -656,6 +664,14 @@ fn overload_refuses_at_once_and_ends_every_call_once() {
 fn overload_child() {
     let (b, _) = child_builder();
     let client = b.queue_capacity(16).build().unwrap();
+    // The caller's threads: 200 come and go each round.
+    let callers = || {
+        let names = procfs::thread_names();
+        names.iter().filter(|n| !n.starts_with("wxnet-")).count()
+    };
+    // A thread has its creator's name until it runs and takes its own.
+    assert!(common::eventually(SECS, || lasting_threads() == 11));
+    let base = callers();
     let mut threads = Vec::new();
     let mut rss = Vec::new();
     for _ in 0..2 {
@@ -699,6 +715,13 @@ fn overload_child() {
             "the queue was never full"
         );
         assert!(succeeded.load(Ordering::SeqCst) > 0);
+        // A joined thread may linger in /proc for a moment.
+        let settled = common::eventually(SECS, || callers() == base);
+        assert!(
+            settled,
+            "{base} callers before: {:?}",
+            procfs::thread_names()
+        );
         threads.push(procfs::thread_names());
         rss.push(procfs::rss_kib());
     }
