@@ -284,6 +284,7 @@ impl Drop for Mount {
 /// lack of privilege and says so, rather than passing silently.
 #[test]
 fn a_download_onto_a_full_disk_fails_and_leaves_no_file() {
+    common::require("mount", "mount");
     watchdog(Duration::from_secs(9), || {
         let s = servers();
         let dir = TempDir::new("tmpfs");
