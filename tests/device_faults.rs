@@ -352,11 +352,15 @@ fn download_paths_that_cannot_be_written_fail_with_the_system_text() {
         std::fs::write(&file, OLD).unwrap();
         let client = s.builder().download_dir(file.join("dl")).build().unwrap();
         let url = "https://dl.example.com/small";
+        // A folder that does not exist: the runtime's "file not found".
+        let (r, ends) = download(&client, url, Some(&dir.path().join("missing").join("x")));
+        let e = r.unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::FileNotFound, "{e:?}");
+        assert_eq!(e.errno(), 1300002);
+        assert_eq!(e.err_msg(), "downloadFile:fail file not found");
+        assert_eq!(io_source(&e).raw_os_error(), Some(2));
+        ends.assert_ended("fail");
         let cases = [
-            (
-                Some(dir.path().join("missing").join("x.bin")),
-                "No such file or directory (os error 2)",
-            ),
             (
                 Some(dir.path().to_path_buf()),
                 "Is a directory (os error 21)",

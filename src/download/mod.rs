@@ -292,14 +292,13 @@ impl PreparedDownload {
                 Err(e) => Some(e),
             };
             if let Some(e) = dir_error {
-                return Err(file_error(e));
+                return Err(Error::from_file_io(API, e));
             }
             if p.is_dir() {
                 // Opening a directory for writing changes nothing.
                 let e = OpenOptions::new().write(true).open(p).err();
-                return Err(file_error(
-                    e.unwrap_or_else(|| io::ErrorKind::IsADirectory.into()),
-                ));
+                let e = e.unwrap_or_else(|| io::ErrorKind::IsADirectory.into());
+                return Err(Error::from_file_io(API, e));
             }
         }
         let mut url = target.url;
@@ -330,13 +329,6 @@ impl PreparedDownload {
             });
         }
     }
-}
-
-/// A local file error of a download: always 1300013 with the system's
-/// text (a missing folder is not the upload's "file not found").
-fn file_error(e: io::Error) -> Error {
-    let detail = e.to_string();
-    Error::with_detail(API, ErrorKind::FileAccess, &detail).source_from(e)
 }
 
 /// Removes the partial file unless the download completed.
@@ -385,7 +377,8 @@ impl PreparedCall for PreparedDownload {
         let (final_path, is_temp) = match &self.file_path {
             Some(p) => (p.clone(), false),
             None => {
-                fs::create_dir_all(&engine.download_dir).map_err(file_error)?;
+                fs::create_dir_all(&engine.download_dir)
+                    .map_err(|e| Error::from_file_io(API, e))?;
                 let name = format!("wxnet-{}-{}{}", std::process::id(), ctl.id, self.extension);
                 (engine.download_dir.join(name), true)
             }
@@ -400,7 +393,7 @@ impl PreparedCall for PreparedDownload {
             .write(true)
             .create_new(true)
             .open(&partial.path)
-            .map_err(file_error)?;
+            .map_err(|e| Error::from_file_io(API, e))?;
 
         let mut throttle = Throttle::new(expected);
         // A file is bytes: a coding wxnet cannot undo is saved as sent.
@@ -418,13 +411,14 @@ impl PreparedCall for PreparedDownload {
             if written > cap {
                 return Err(ctl.error(ErrorKind::FileTooLarge));
             }
-            file.write_all(&buf[..n]).map_err(file_error)?;
+            file.write_all(&buf[..n])
+                .map_err(|e| Error::from_file_io(API, e))?;
             let tick = throttle.update(written);
             self.emit(tick);
             events.check(ctl)?;
         }
         drop(reader);
-        file.flush().map_err(file_error)?;
+        file.flush().map_err(|e| Error::from_file_io(API, e))?;
         drop(file);
         ctl.trace().response_end = Some(Instant::now());
         // A cancellation that landed after the last byte still wins: the
@@ -437,7 +431,7 @@ impl PreparedCall for PreparedDownload {
         let tick = throttle.finish(written);
         self.emit(tick);
         events.check(ctl)?;
-        fs::rename(&partial.path, &final_path).map_err(file_error)?;
+        fs::rename(&partial.path, &final_path).map_err(|e| Error::from_file_io(API, e))?;
         let mut partial = partial;
         partial.done = true;
         Ok(DownloadFileSuccess {
