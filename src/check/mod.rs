@@ -264,6 +264,8 @@ impl Checker {
                             out: Verdicts::default(),
                         };
                         at.all(address);
+                        at.out.facts.address = Some(address);
+                        report.facts.push(at.out.facts);
                         report.addresses.push(AddressReport {
                             address,
                             results: at.out.results,
@@ -302,6 +304,7 @@ impl Checker {
         out.results.retain(|r| r.id != "X-14");
         let mut report = Report::new(host);
         report.results = out.results;
+        report.facts.push(out.facts);
         Ok(report)
     }
 

@@ -24,7 +24,8 @@
 //! Android). A rule a platform depends on that is UNKNOWN, or not judged,
 //! makes that platform's verdict unknown, naming the rule.
 
-use super::cert::{ADDED_ROOT, OLD_ANDROID_LACKS};
+use std::net::SocketAddr;
+
 use super::report::{CheckResult, Report, Status};
 
 /// A platform the mini program (or this crate) runs on.
@@ -175,37 +176,70 @@ pub struct PlatformVerdict {
     pub reasons: Vec<String>,
 }
 
+/// What the probes of one address established, for the verdicts: which
+/// versions and TLS 1.2 suites were accepted (`None`: no clear answer)
+/// and where each certificate's chain ends in the phones' stores.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(super) struct Facts {
+    /// The address; none for a chain file.
+    pub address: Option<SocketAddr>,
+    pub tls10: Option<bool>,
+    pub tls11: Option<bool>,
+    pub tls12: Option<bool>,
+    pub tls13: Option<bool>,
+    /// An ATS suite (ECDHE + AES, GCM or CBC) on TLS 1.2.
+    pub ats12: Option<bool>,
+    /// An ECDHE suite with AES-GCM or ChaCha20 on TLS 1.2 (what rustls
+    /// has).
+    pub ecdhe_aead12: Option<bool>,
+    /// X-05 and X-06, one entry per certificate judged.
+    pub roots: Vec<(&'static str, Root)>,
+}
+
+/// Where a chain ends in a phone's root store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Root {
+    /// At a root of the store; for Android, whether some 4.4–6 devices
+    /// lack it.
+    InStore { old_android_lacks: bool },
+    /// At a root the checker was given, which devices must install.
+    Added,
+    /// Elsewhere, or unknown.
+    Other,
+}
+
 impl Report {
-    /// One verdict per platform ([`Platform::ALL`]), derived from this
-    /// report's rule verdicts.
+    /// One verdict per platform ([`Platform::ALL`]), derived from what
+    /// the probes established (versions and suites accepted, the root
+    /// each chain ends at) and from this report's rule verdicts.
     ///
     /// ```
-    /// use wxnet::check::{CheckResult, Platform, Report, Status, Verdict};
-    /// // A server that speaks only TLS 1.3: Android 7–9 cannot reach it.
-    /// let mut r = Report::new("api.example.com");
-    /// r.results.push(CheckResult::new("P-01", Status::Fail, "TLS 1.2 was refused", ""));
-    /// let tls13 = "TLS 1.3 with TLS13_AES_128_GCM_SHA256";
-    /// r.results.push(CheckResult::new("P-02", Status::Info, tls13, ""));
+    /// use wxnet::check::{Checker, Platform, Verdict};
+    /// let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures");
+    /// let leaf = std::fs::read(format!("{dir}/leaf-rsa1024-sha1.pem"))?;
+    /// // A chain file: the certificate rules decide, the versions are unknown.
+    /// let r = Checker::new().check_chain("api.example.com", &leaf)?;
     /// let v = r.platforms();
-    /// assert_eq!(v[1].platform, Platform::Android);
-    /// assert_eq!(v[1].verdict, Verdict::No);
-    /// assert!(v[1].reasons[0].starts_with("P-01"));
+    /// assert_eq!(v[0].platform, Platform::Ios);
+    /// assert_eq!(v[0].verdict, Verdict::No, "SHA-1 and RSA-1024");
+    /// assert!(v[0].reasons.iter().any(|w| w.starts_with("X-09")));
+    /// let old = &v[2];
+    /// assert_ne!(old.verdict, Verdict::Yes);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn platforms(&self) -> Vec<PlatformVerdict> {
-        let facts = Facts::read(&self.results);
-        Platform::ALL.iter().map(|p| facts.judge(*p)).collect()
+        let rules = Rules {
+            results: &self.results,
+            facts: &self.facts,
+        };
+        Platform::ALL.iter().map(|p| rules.judge(*p)).collect()
     }
 }
 
-/// What the rule verdicts say about the handshake, read once.
-struct Facts<'a> {
+/// The rule verdicts and the facts behind them, read together.
+struct Rules<'a> {
     results: &'a [CheckResult],
-    tls12: Option<bool>,
-    tls13: Option<bool>,
-    /// TLS 1.0 or 1.1 accepted (P-03).
-    legacy: Option<bool>,
-    /// An AEAD suite with ECDHE on TLS 1.2 (what rustls can use).
-    aead12: Option<bool>,
+    facts: &'a [Facts],
 }
 
 /// How one rule bears on one platform.
@@ -216,45 +250,7 @@ enum Bears {
     Unknown(String),
 }
 
-impl<'a> Facts<'a> {
-    fn read(results: &'a [CheckResult]) -> Facts<'a> {
-        let mut f = Facts {
-            results,
-            tls12: None,
-            tls13: None,
-            legacy: None,
-            aead12: None,
-        };
-        f.tls12 = match f.worst("P-01") {
-            Some(Status::Pass) => Some(true),
-            Some(Status::Fail) => Some(false),
-            _ => None,
-        };
-        f.tls13 = match f.worst("P-02") {
-            None | Some(Status::Unknown) => None,
-            Some(_) => Some(f.says("P-02", "TLS 1.3 with")),
-        };
-        f.legacy = match f.worst("P-03") {
-            None | Some(Status::Unknown) => None,
-            Some(Status::Pass) => Some(false),
-            Some(_) => Some(
-                !["not accepted", "refused", "not offered"]
-                    .iter()
-                    .any(|w| f.says("P-03", w)),
-            ),
-        };
-        let aead = ["GCM", "CHACHA20", "ChaCha20"];
-        f.aead12 = if aead.iter().any(|w| f.says("P-01", w) || f.says("C-01", w)) {
-            Some(true)
-        } else if f.tls12 == Some(false) || f.says("C-02", "CBC-only") || f.says("C-02", "only CBC")
-        {
-            Some(false)
-        } else {
-            None
-        };
-        f
-    }
-
+impl<'a> Rules<'a> {
     /// The worst verdict on `id` (several with several certificates).
     fn worst(&self, id: &str) -> Option<Status> {
         self.of(id).map(|r| r.status).max()
@@ -264,15 +260,14 @@ impl<'a> Facts<'a> {
         self.results.iter().filter(move |r| r.id == id)
     }
 
-    fn says(&self, id: &str, words: &str) -> bool {
-        self.of(id).any(|r| r.message.contains(words))
-    }
-
-    /// The first message on `id`, for reasons.
-    fn first(&self, id: &str) -> String {
-        self.of(id)
-            .next()
-            .map_or_else(String::new, |r| r.message.clone())
+    /// Where the chains end for `id` (X-05, X-06), over every address
+    /// and certificate.
+    fn roots<'s>(&'s self, id: &'s str) -> impl Iterator<Item = Root> + 's {
+        self.facts
+            .iter()
+            .flat_map(|f| f.roots.iter())
+            .filter(move |(i, _)| *i == id)
+            .map(|(_, r)| *r)
     }
 
     /// A rule that must not fail: FAIL breaks, UNKNOWN or absent is unknown.
@@ -294,11 +289,11 @@ impl<'a> Facts<'a> {
             return Bears::Unknown(format!("{id}: not judged"));
         };
         match r.status {
-            Status::Info if r.message.contains(ADDED_ROOT) => {
-                Bears::Note(format!("{id}: only where the added root is installed"))
-            }
             Status::Warn | Status::Fail => Bears::Broken(format!("{id}: {}", r.message)),
             Status::Unknown => Bears::Unknown(format!("{id}: {}", r.message)),
+            _ if self.roots(id).any(|r| r == Root::Added) => {
+                Bears::Note(format!("{id}: only where the added root is installed"))
+            }
             _ => Bears::Ok,
         }
     }
@@ -310,7 +305,7 @@ impl<'a> Facts<'a> {
             .filter(|id| self.worst(id).is_some())
             .map(|id| self.must(id))
             .collect();
-        all.push(self.protocol(p));
+        all.extend(self.protocols(p));
         let certs: &[&str] = match p {
             Platform::Ios => &[
                 "X-01", "X-02", "X-03", "X-07", "X-09", "X-10", "X-11", "X-12", "X-13",
@@ -326,8 +321,9 @@ impl<'a> Facts<'a> {
             Platform::Android | Platform::OldAndroid => "X-06",
             _ => "",
         };
-        let complete =
-            !own.is_empty() && (self.says(own, "chains to '") || self.says(own, "ends at '"));
+        let complete = !own.is_empty()
+            && self.roots(own).next().is_some()
+            && self.roots(own).all(|r| r != Root::Other);
         all.extend(
             certs
                 .iter()
@@ -339,11 +335,13 @@ impl<'a> Facts<'a> {
             Platform::Android => all.push(self.store("X-06")),
             Platform::OldAndroid => {
                 all.push(self.store("X-06"));
-                if self.says("X-06", OLD_ANDROID_LACKS) {
-                    all.push(Bears::Broken(format!(
-                        "X-06: the root is not on every Android 4.4–6 device ({})",
-                        self.first("X-06")
-                    )));
+                let lacks = Root::InStore {
+                    old_android_lacks: true,
+                };
+                if self.roots("X-06").any(|r| r == lacks) {
+                    all.push(Bears::Broken(
+                        "X-06: the root is not in both the Android 4.4 and 6 stores".into(),
+                    ));
                 }
             }
             _ => {}
@@ -351,63 +349,88 @@ impl<'a> Facts<'a> {
         verdict(p, all)
     }
 
-    /// Whether the platform and the server share a version and a suite.
-    fn protocol(&self, p: Platform) -> Bears {
-        let (t12, t13, old) = (self.tls12, self.tls13, self.legacy);
-        let unknown =
-            |ids: &str| Bears::Unknown(format!("{ids}: the versions accepted are unknown"));
-        match p {
-            Platform::Ios => match self.worst("C-01") {
-                Some(Status::Pass) => Bears::Ok,
-                Some(Status::Fail) => Bears::Broken(format!(
-                    "C-01: no ATS suite on TLS 1.2 and no TLS 1.3 ({})",
-                    self.first("C-01")
-                )),
-                _ if t13 == Some(true) => Bears::Ok,
-                _ => Bears::Unknown("C-01: whether an ATS suite is accepted is unknown".into()),
-            },
-            Platform::Android => match (t12, old) {
-                (Some(true), _) | (_, Some(true)) => Bears::Ok,
-                (Some(false), Some(false)) | (Some(false), None) if t13 == Some(true) => {
-                    Bears::Broken(
-                        "P-01: TLS 1.2 is refused and Android 7–9 (API 24–28) have no TLS 1.3 \
-                         (enabled from API 29)"
-                            .into(),
-                    )
-                }
-                (Some(false), Some(false)) => Bears::Broken("P-01, P-03: no TLS 1.0–1.2".into()),
-                _ => unknown("P-01, P-03"),
-            },
-            Platform::OldAndroid => match (old, t12) {
-                (Some(true), _) => Bears::Ok,
-                (Some(false), Some(true)) => Bears::Broken(
-                    "P-03: Android 4.4 enables only TLS 1.0 by default (TLS 1.2 from API 20); \
-                     Android 5–6 connect"
-                        .into(),
-                ),
-                (Some(false), Some(false)) => Bears::Broken(
-                    "P-01, P-03: no TLS 1.0–1.2 (Android 4.4–6 have no TLS 1.3)".into(),
-                ),
-                _ => unknown("P-03"),
-            },
-            Platform::Devtools => match (t12, t13) {
-                (Some(true), _) | (_, Some(true)) => Bears::Ok,
-                (Some(false), Some(false)) => Bears::Broken(
-                    "P-01, P-02: neither TLS 1.2 nor 1.3 (Chromium removed TLS 1.0/1.1)".into(),
-                ),
-                _ => unknown("P-01, P-02"),
-            },
-            Platform::Wxnet => match (t13, t12, self.aead12) {
-                (Some(true), _, _) | (_, Some(true), Some(true)) => Bears::Ok,
-                (_, Some(true), Some(false)) => Bears::Broken(
-                    "C-02: TLS 1.2 only with CBC suites, which rustls does not have".into(),
-                ),
-                (Some(false), Some(false), _) => Bears::Broken(
-                    "P-01, P-02: neither TLS 1.2 nor 1.3 (rustls has no TLS 1.0/1.1)".into(),
-                ),
-                _ => unknown("P-01, P-02, C-02"),
-            },
+    /// Whether the platform and each address share a version and a
+    /// suite; an address that differs from the others is named.
+    fn protocols(&self, p: Platform) -> Vec<Bears> {
+        let live: Vec<&Facts> = self.facts.iter().filter(|f| f.address.is_some()).collect();
+        if live.is_empty() {
+            return vec![protocol(p, &Facts::default())];
         }
+        let several = live.len() > 1;
+        live.iter()
+            .map(|f| {
+                let at = |m: String| match f.address {
+                    Some(a) if several => format!("at {a}: {m}"),
+                    _ => m,
+                };
+                match protocol(p, f) {
+                    Bears::Broken(m) => Bears::Broken(at(m)),
+                    Bears::Unknown(m) => Bears::Unknown(at(m)),
+                    b => b,
+                }
+            })
+            .collect()
+    }
+}
+
+/// Whether `p` and the server described by `f` share a version and a
+/// suite.
+fn protocol(p: Platform, f: &Facts) -> Bears {
+    let unknown = |ids: &str| Bears::Unknown(format!("{ids}: the versions accepted are unknown"));
+    let old = match (f.tls10, f.tls11) {
+        (Some(true), _) | (_, Some(true)) => Some(true),
+        (Some(false), Some(false)) => Some(false),
+        _ => None,
+    };
+    match p {
+        Platform::Ios => match (f.ats12, f.tls13) {
+            (Some(true), _) | (_, Some(true)) => Bears::Ok,
+            (Some(false), Some(false)) => {
+                Bears::Broken("C-01: no ATS suite (ECDHE + AES) on TLS 1.2 and no TLS 1.3".into())
+            }
+            _ => Bears::Unknown("C-01: whether an ATS suite is accepted is unknown".into()),
+        },
+        Platform::Android => match (f.tls12, old, f.tls13) {
+            (Some(true), _, _) | (_, Some(true), _) => Bears::Ok,
+            (Some(false), Some(false), Some(true)) => Bears::Broken(
+                "P-01: TLS 1.2 is refused and Android 7–9 (API 24–28) have no TLS 1.3 \
+                 (enabled from API 29)"
+                    .into(),
+            ),
+            (Some(false), Some(false), _) => Bears::Broken("P-01, P-03: no TLS 1.0–1.2".into()),
+            _ => unknown("P-01, P-03"),
+        },
+        Platform::OldAndroid => match (f.tls10, f.tls12) {
+            (Some(true), _) => Bears::Ok,
+            (Some(false), Some(true)) => Bears::Broken(
+                "P-03: TLS 1.0 is refused, and Android 4.4 enables only TLS 1.0 by default \
+                 (TLS 1.1 and 1.2 from API 20); Android 5–6 connect"
+                    .into(),
+            ),
+            (Some(false), Some(false)) => Bears::Broken(
+                "P-01, P-03: neither TLS 1.0 nor TLS 1.2 (Android 4.4–6 have no TLS 1.3)".into(),
+            ),
+            _ => unknown("P-03"),
+        },
+        Platform::Devtools => match (f.tls12, f.tls13) {
+            (Some(true), _) | (_, Some(true)) => Bears::Ok,
+            (Some(false), Some(false)) => Bears::Broken(
+                "P-01, P-02: neither TLS 1.2 nor 1.3 (Chromium removed TLS 1.0/1.1)".into(),
+            ),
+            _ => unknown("P-01, P-02"),
+        },
+        Platform::Wxnet => match (f.tls13, f.tls12, f.ecdhe_aead12) {
+            (Some(true), _, _) | (_, Some(true), Some(true)) => Bears::Ok,
+            (_, Some(true), Some(false)) => Bears::Broken(
+                "C-02: TLS 1.2 without an ECDHE + AES-GCM or ChaCha20 suite, the only \
+                 TLS 1.2 suites rustls has"
+                    .into(),
+            ),
+            (Some(false), Some(false), _) => Bears::Broken(
+                "P-01, P-02: neither TLS 1.2 nor 1.3 (rustls has no TLS 1.0/1.1)".into(),
+            ),
+            _ => unknown("P-01, P-02, C-02"),
+        },
     }
 }
 
@@ -464,4 +487,100 @@ pub(super) fn to_text(verdicts: &[PlatformVerdict]) -> String {
         out.push('\n');
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A report whose certificate passes everything, with the facts given.
+    fn report(facts: Facts) -> Report {
+        let mut r = Report::new("api.example.com");
+        let pass = |id| CheckResult::new(id, Status::Pass, "ok", "");
+        r.results.extend(
+            [
+                "T-01", "T-02", "X-01", "X-02", "X-03", "X-04", "X-05", "X-06", "X-07", "X-09",
+                "X-10", "X-11", "X-12", "X-13",
+            ]
+            .map(pass),
+        );
+        r.facts.push(facts);
+        r
+    }
+
+    fn of(r: &Report, p: Platform) -> PlatformVerdict {
+        r.platforms().into_iter().find(|v| v.platform == p).unwrap()
+    }
+
+    #[test]
+    fn verdicts_follow_the_versions_and_suites_accepted() {
+        let at = Some("127.0.0.1:443".parse().unwrap());
+        let tls12_only = Facts {
+            address: at,
+            tls10: Some(false),
+            tls11: Some(false),
+            tls12: Some(true),
+            tls13: Some(false),
+            ats12: Some(false),
+            ecdhe_aead12: Some(true),
+            roots: vec![(
+                "X-06",
+                Root::InStore {
+                    old_android_lacks: true,
+                },
+            )],
+        };
+        // ECDHE + ChaCha20 only: rustls connects, ATS does not.
+        let r = report(tls12_only.clone());
+        assert_eq!(of(&r, Platform::Wxnet).verdict, Verdict::Yes);
+        let ios = of(&r, Platform::Ios);
+        assert_eq!(ios.verdict, Verdict::No);
+        assert!(ios.reasons[0].starts_with("C-01"), "{:?}", ios.reasons);
+        let old = of(&r, Platform::OldAndroid);
+        assert_eq!(old.verdict, Verdict::No);
+        assert!(old.reasons.iter().any(|w| w.starts_with("P-03")));
+        assert!(
+            old.reasons
+                .iter()
+                .any(|w| w.contains("Android 4.4 and 6 stores"))
+        );
+        // No clear answer on TLS 1.0: unknown, naming P-03.
+        let r = report(Facts {
+            tls10: None,
+            roots: Vec::new(),
+            ..tls12_only
+        });
+        let old = of(&r, Platform::OldAndroid);
+        assert_eq!(old.verdict, Verdict::Unknown);
+        assert!(old.reasons[0].starts_with("P-03"));
+        assert_eq!(of(&r, Platform::Android).verdict, Verdict::Yes);
+        assert_eq!(of(&r, Platform::Devtools).verdict, Verdict::Yes);
+    }
+
+    #[test]
+    fn an_address_that_differs_is_named() {
+        let good = Facts {
+            address: Some("127.0.0.1:443".parse().unwrap()),
+            tls12: Some(true),
+            tls13: Some(true),
+            ecdhe_aead12: Some(true),
+            ..Facts::default()
+        };
+        let bad = Facts {
+            address: Some("127.0.0.2:443".parse().unwrap()),
+            tls12: Some(false),
+            tls13: Some(false),
+            ..Facts::default()
+        };
+        let mut r = report(good);
+        r.facts.push(bad);
+        let w = of(&r, Platform::Wxnet);
+        assert_eq!(w.verdict, Verdict::No);
+        assert_eq!(w.reasons.len(), 1);
+        assert!(
+            w.reasons[0].starts_with("at 127.0.0.2:443: P-01"),
+            "{:?}",
+            w.reasons
+        );
+    }
 }

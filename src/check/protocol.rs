@@ -120,6 +120,38 @@ impl Run<'_> {
         self.old_versions(survey);
         self.ats_suites(addr, tls13.done() || raw13.is_some(), survey);
         self.weak_suites(survey);
+        self.record_versions(&tls12, &tls13, survey);
+    }
+
+    /// What the platform verdicts read: the versions accepted, by rustls
+    /// or by the raw probe, and whether a TLS 1.2 suite rustls has was.
+    fn record_versions(&mut self, tls12: &Probe, tls13: &Probe, survey: &Survey) {
+        let raw = |v: u16| {
+            survey.scan(v).and_then(|s| match s.answer.accepted(v) {
+                Some(_) => Some(true),
+                None => s.answer.refused(v).then_some(false),
+            })
+        };
+        let either = |rustls: &Probe, v: u16| match (rustls, raw(v)) {
+            (Probe::Done(..), _) | (_, Some(true)) => Some(true),
+            (Probe::Refused(_), Some(false)) => Some(false),
+            _ => None,
+        };
+        let f = &mut self.out.facts;
+        f.tls10 = raw(TLS10);
+        f.tls11 = raw(TLS11);
+        f.tls12 = either(tls12, TLS12);
+        f.tls13 = either(tls13, TLS13);
+        let scan12 = survey.scan(TLS12);
+        let rustls_suite = scan12.is_some_and(|s| s.suites().any(|x| x.rustls_has()));
+        f.ecdhe_aead12 = if tls12.done() || rustls_suite {
+            Some(true)
+        } else if f.tls12 == Some(false) || scan12.is_some_and(|s| s.accepted() && s.cut.is_none())
+        {
+            Some(false)
+        } else {
+            None
+        };
     }
 
     /// P-01 failed: TLS 1.2 is refused, by rustls and the raw probe.
@@ -168,6 +200,13 @@ impl Run<'_> {
                 accepted.push(s.id);
             }
         }
+        self.out.facts.ats12 = if !accepted.is_empty() {
+            Some(true)
+        } else {
+            raw12
+                .filter(|s| s.cut.is_none() && (s.accepted() || s.answer.refused(TLS12)))
+                .map(|_| false)
+        };
         if accepted.is_empty() && !ok13 {
             return self.no_ats_suite(raw12);
         }

@@ -154,6 +154,9 @@ pub struct Report {
     pub results: Vec<CheckResult>,
     /// What each address gave, in the order checked.
     pub addresses: Vec<AddressReport>,
+    /// What the probes established, per address (or of a chain file),
+    /// for the platform verdicts.
+    pub(super) facts: Vec<super::platform::Facts>,
 }
 
 /// The verdicts of the checks made at one address of the name.
@@ -296,6 +299,7 @@ impl Report {
             address: None,
             results: Vec::new(),
             addresses: Vec::new(),
+            facts: Vec::new(),
         }
     }
 

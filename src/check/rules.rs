@@ -136,6 +136,8 @@ pub(super) struct Verdicts {
     /// Put before every message while a label is set: which of several
     /// certificates a chain verdict is about (`[RSA] `).
     pub label: String,
+    /// What the verdicts rest on, for the platform verdicts.
+    pub facts: super::platform::Facts,
 }
 
 impl Verdicts {

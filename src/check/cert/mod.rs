@@ -15,8 +15,6 @@ mod revocation;
 mod rules;
 mod trust;
 
-pub(in crate::check) use trust::{ADDED_ROOT, OLD_ANDROID_LACKS};
-
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, UNIX_EPOCH};

@@ -10,15 +10,15 @@ use rustls::pki_types::UnixTime;
 use x509_parser::prelude::{GeneralName, ParsedExtension, X509Certificate};
 
 use super::{Chain, builds_path};
+use crate::check::platform::Root;
 use crate::check::report::Status;
 use crate::check::rules::Verdicts;
 use crate::check::stores::{self, End, RootStore};
 
-/// Said of a chain that ends at a root the checker was given: the
-/// platform verdicts read it.
-pub(in crate::check) const ADDED_ROOT: &str = "ends at the added root";
+/// Said of a chain that ends at a root the checker was given.
+const ADDED_ROOT: &str = "ends at the added root";
 /// Said by X-06 of a root that Android 4.4–6 do not all have.
-pub(in crate::check) const OLD_ANDROID_LACKS: &str = "Android 4.4–6 lack it";
+const OLD_ANDROID_LACKS: &str = "Android 4.4–6 lack it";
 
 const OID_CA_ISSUERS: &str = "1.3.6.1.5.5.7.48.2";
 
@@ -126,7 +126,16 @@ impl Chain<'_> {
             last.issuer()
         };
         let fix = format!("use a certificate from a CA in {}'s store", store.name());
-        match stores::ends_at(store, &self.seen.chain, at) {
+        let end = stores::ends_at(store, &self.seen.chain, at);
+        let fact = match &end {
+            End::Root { spki_sha256, .. } | End::Named { spki_sha256, .. } => Root::InStore {
+                old_android_lacks: RootStore::old_android().find(spki_sha256).is_none(),
+            },
+            End::Absent if self.private_root && !self.self_signed => Root::Added,
+            End::Absent => Root::Other,
+        };
+        out.facts.roots.push((id, fact));
+        match end {
             End::Root {
                 subject,
                 spki_sha256,

@@ -110,6 +110,16 @@ impl Suite {
         ATS.contains(&self.id)
     }
 
+    /// One of the TLS 1.2 suites rustls has: ECDHE with AES-GCM or
+    /// ChaCha20-Poly1305, RSA or ECDSA signed.
+    pub fn rustls_has(&self) -> bool {
+        self.kx == Kx::Ecdhe
+            && matches!(self.au, Au::Rsa | Au::Ecdsa)
+            && ["AES_128_GCM", "AES_256_GCM", "CHACHA20_POLY1305"]
+                .iter()
+                .any(|c| self.name.contains(c))
+    }
+
     /// Why the suite is weak, if it is; CBC alone is not (see C-02).
     pub fn weakness(&self) -> Option<&'static str> {
         if self.au == Au::Anon {
