@@ -282,14 +282,13 @@ fn rsa_key_exchange_gcm_suites_do_not_satisfy_ats_or_rustls() {
     assert_eq!(verdict(&r, Platform::Android).verdict, Verdict::Yes);
 }
 
-#[test]
-fn the_html_report_renders_in_headless_chromium_with_the_verdicts() {
+/// The DOM headless Chromium builds from `page`.
+fn dump_dom(page: String) -> String {
     let chromium = require("chromium", "chromium");
-    let r = watchdog(Duration::from_secs(10), check_tls13_only);
     let dir = TempDir::new("check-html");
-    let page = dir.0.join("report.html");
-    std::fs::write(&page, r.to_html()).unwrap();
-    let dom = watchdog(Duration::from_secs(10), move || {
+    let file = dir.0.join("report.html");
+    std::fs::write(&file, page).unwrap();
+    watchdog(Duration::from_secs(10), move || {
         let mut child = Command::new(chromium)
             .args([
                 "--headless",
@@ -302,7 +301,7 @@ fn the_html_report_renders_in_headless_chromium_with_the_verdicts() {
                 dir.0.join("profile").display()
             ))
             .arg("--dump-dom")
-            .arg(format!("file://{}", page.display()))
+            .arg(format!("file://{}", file.display()))
             .env("HOME", &dir.0)
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
@@ -320,7 +319,13 @@ fn the_html_report_renders_in_headless_chromium_with_the_verdicts() {
         let mut out = String::new();
         std::io::Read::read_to_string(&mut child.stdout.take().unwrap(), &mut out).unwrap();
         out
-    });
+    })
+}
+
+#[test]
+fn the_html_report_renders_in_headless_chromium_with_the_verdicts() {
+    let r = watchdog(Duration::from_secs(10), check_tls13_only);
+    let dom = dump_dom(r.to_html());
     assert!(dom.contains("Will it connect?"), "{dom}");
     assert!(
         dom.contains(r#"<tr id="platform-android"><td>Android 7+</td><td class="s no">no</td>"#)
@@ -331,4 +336,67 @@ fn the_html_report_renders_in_headless_chromium_with_the_verdicts() {
         )
     );
     assert!(dom.contains(r#"data-id="X-05""#));
+    assert!(!dom.contains("Per address"), "one address");
+}
+
+#[test]
+fn the_html_report_shows_where_two_addresses_differ() {
+    let r = watchdog(Duration::from_secs(10), || {
+        let pki = TestPki::new();
+        let good = tls13_only(&pki);
+        // The same name and port on 127.0.0.2: TLS 1.2 only.
+        let id = pki.identity(&[HOST]);
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let tls12 = ServerConfig::builder_with_provider(provider)
+            .with_protocol_versions(&[&rustls::version::TLS12])
+            .unwrap()
+            .with_no_client_auth()
+            .with_single_cert(id.chain.clone(), id.key.clone_key())
+            .unwrap();
+        let other: std::net::SocketAddr = format!("127.0.0.2:{}", good.port()).parse().unwrap();
+        let other = HttpServer::start_on(other, Arc::new(tls12), |_, c| c.respond(200, &[], b"{}"));
+        Checker::new()
+            .resolve(HOST, good.addr())
+            .resolve(HOST, other.addr())
+            .add_root_certificate(&pki.ca_pem())
+            .unwrap()
+            .check(HOST)
+            .unwrap()
+    });
+    let (one, two) = (r.addresses[0].address, r.addresses[1].address);
+    assert_eq!(two.ip().to_string(), "127.0.0.2", "{}", r.to_text());
+    let android = verdict(&r, Platform::Android);
+    assert_eq!(android.verdict, Verdict::No);
+    assert!(
+        android.reasons[0].starts_with(&format!("at {one}: P-01")),
+        "{:?}",
+        android.reasons
+    );
+    let dom = dump_dom(r.to_html());
+    assert!(dom.contains("Per address"), "{dom}");
+    assert!(
+        dom.contains(&format!("<th>{one}</th><th>{two}</th>")),
+        "{dom}"
+    );
+    assert!(
+        dom.contains(r#"<td class="s FAIL">FAIL P-01</td><td class="s PASS">no failures</td>"#),
+        "{dom}"
+    );
+    let p01 = dom
+        .split(r#"<tr class="difference" data-id="P-01">"#)
+        .nth(1)
+        .unwrap();
+    let p01 = &p01[..p01.find("</tr>").unwrap()];
+    assert!(
+        p01.contains(r#"<span class="s FAIL">FAIL</span> TLS 1.2 was refused"#),
+        "{p01}"
+    );
+    assert!(
+        p01.contains(r#"<span class="s PASS">PASS</span> TLS 1.2 with"#),
+        "{p01}"
+    );
+    assert!(
+        !dom.contains(r#"class="difference" data-id="X-01""#),
+        "they agree"
+    );
 }

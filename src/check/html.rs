@@ -2,7 +2,7 @@
 //! resource, the style inline, so it can be mailed or attached as is.
 
 use super::platform::PlatformVerdict;
-use super::report::{Bullet, Report};
+use super::report::{AddressReport, Bullet, CheckResult, Report, occurrence};
 
 const STYLE: &str = "body{font:14px/1.45 system-ui,sans-serif;margin:2em auto;max-width:70em;\
 color:#222;padding:0 1em}h1{font-size:1.4em}h2{font-size:1.1em;margin-top:1.6em}\
@@ -13,7 +13,8 @@ text-align:left;vertical-align:top}th{background:#f4f4f4}.s{font-weight:600;whit
 
 impl Report {
     /// The report as one self-contained HTML page: the verdict per
-    /// platform, then every rule with its fix.
+    /// platform, every rule with its fix and, for a name with several
+    /// addresses, the rules on which the addresses differ.
     ///
     /// ```
     /// let r = wxnet::check::Checker::new().check("https://127.0.0.1/")?;
@@ -41,6 +42,7 @@ impl Report {
         for bullet in Bullet::ALL {
             rules(&mut h, self, bullet);
         }
+        addresses(&mut h, &self.addresses);
         h.push_str("</body></html>\n");
         h
     }
@@ -96,6 +98,72 @@ fn rules(h: &mut String, report: &Report, bullet: Bullet) {
             esc(&r.message),
             id = esc(r.id),
         ));
+    }
+    h.push_str("</table>\n");
+}
+
+/// The rules whose verdict differs between addresses, one column per
+/// address, under a row saying which addresses fail.
+fn addresses(h: &mut String, per: &[AddressReport]) {
+    if per.len() < 2 {
+        return;
+    }
+    h.push_str("<h2>Per address</h2>\n<table id=\"addresses\"><tr><th>Rule</th>");
+    for a in per {
+        h.push_str(&format!("<th>{}</th>", a.address));
+    }
+    h.push_str("</tr>\n<tr id=\"address-result\"><td>Result</td>");
+    for a in per {
+        let failed: Vec<&str> = a
+            .results
+            .iter()
+            .filter(|r| r.status == super::Status::Fail)
+            .map(|r| r.id)
+            .collect();
+        let (class, text) = if failed.is_empty() {
+            ("PASS", "no failures".to_string())
+        } else {
+            ("FAIL", format!("FAIL {}", failed.join(" ")))
+        };
+        h.push_str(&format!("<td class=\"s {class}\">{text}</td>"));
+    }
+    h.push_str("</tr>\n");
+    // Rules in the order first seen; a rule judged once per certificate
+    // is compared occurrence by occurrence.
+    let mut keys: Vec<(&str, usize)> = Vec::new();
+    for a in per {
+        for k in (0..a.results.len()).map(|i| occurrence(&a.results, i)) {
+            if !keys.contains(&k) {
+                keys.push(k);
+            }
+        }
+    }
+    for k in keys {
+        let cells: Vec<Option<&CheckResult>> = per
+            .iter()
+            .map(|a| (0..a.results.len()).find(|&i| occurrence(&a.results, i) == k))
+            .zip(per)
+            .map(|(i, a)| i.map(|i| &a.results[i]))
+            .collect();
+        let first = cells[0].map(|r| r.status);
+        if cells.iter().all(|c| c.map(|r| r.status) == first) {
+            continue;
+        }
+        h.push_str(&format!(
+            "<tr class=\"difference\" data-id=\"{id}\"><td>{id}</td>",
+            id = esc(k.0)
+        ));
+        for c in cells {
+            match c {
+                Some(r) => h.push_str(&format!(
+                    "<td><span class=\"s {l}\">{l}</span> {}</td>",
+                    esc(&r.message),
+                    l = r.status.label()
+                )),
+                None => h.push_str("<td><small>not checked</small></td>"),
+            }
+        }
+        h.push_str("</tr>\n");
     }
     h.push_str("</table>\n");
 }

@@ -224,14 +224,10 @@ pub(super) fn merge(per: &[AddressReport]) -> Vec<CheckResult> {
         return per[0].results.clone();
     }
     // (id, occurrence) in the order first seen, over all addresses.
-    let key_of = |results: &[CheckResult], i: usize| {
-        let id = results[i].id;
-        (id, results[..i].iter().filter(|r| r.id == id).count())
-    };
     let mut keys: Vec<(&str, usize)> = Vec::new();
     for a in per {
         for i in 0..a.results.len() {
-            let k = key_of(&a.results, i);
+            let k = occurrence(&a.results, i);
             if !keys.contains(&k) {
                 keys.push(k);
             }
@@ -243,7 +239,7 @@ pub(super) fn merge(per: &[AddressReport]) -> Vec<CheckResult> {
                 .iter()
                 .map(|a| {
                     let r = (0..a.results.len())
-                        .find(|&i| key_of(&a.results, i) == key)
+                        .find(|&i| occurrence(&a.results, i) == key)
                         .map(|i| &a.results[i]);
                     (a.address, r)
                 })
@@ -251,6 +247,13 @@ pub(super) fn merge(per: &[AddressReport]) -> Vec<CheckResult> {
             merge_one(&found)
         })
         .collect()
+}
+
+/// The rule judged at `i` and how many times it was judged before (a
+/// rule is judged once per certificate type).
+pub(super) fn occurrence(results: &[CheckResult], i: usize) -> (&'static str, usize) {
+    let id = results[i].id;
+    (id, results[..i].iter().filter(|r| r.id == id).count())
 }
 
 /// The merged verdict of one rule from the addresses' verdicts.
