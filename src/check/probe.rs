@@ -139,7 +139,7 @@ impl Run<'_> {
         };
         let mut conn = match ClientConnection::new(Arc::new(config), name) {
             Ok(c) => c,
-            Err(e) => return Probe::Failed(e.to_string()),
+            Err(e) => return Probe::Failed(plain(&e)),
         };
         if let Err(outcome) = self.handshake(addr, &mut conn) {
             return outcome;
@@ -157,19 +157,20 @@ impl Run<'_> {
         let _ = tcp.set_write_timeout(Some(timeout));
         while conn.is_handshaking() {
             if let Err(e) = conn.complete_io(&mut tcp) {
-                let refused = e
+                let tls = e
                     .get_ref()
-                    .and_then(|inner| inner.downcast_ref::<rustls::Error>())
-                    .is_some_and(|r| {
-                        matches!(
-                            r,
-                            rustls::Error::AlertReceived(_) | rustls::Error::PeerIncompatible(_)
-                        )
-                    });
+                    .and_then(|inner| inner.downcast_ref::<rustls::Error>());
+                let why = tls.map_or_else(|| e.to_string(), plain);
+                let refused = tls.is_some_and(|r| {
+                    matches!(
+                        r,
+                        rustls::Error::AlertReceived(_) | rustls::Error::PeerIncompatible(_)
+                    )
+                });
                 return Err(if refused {
-                    Probe::Refused(e.to_string())
+                    Probe::Refused(why)
                 } else {
-                    Probe::Failed(e.to_string())
+                    Probe::Failed(why)
                 });
             }
         }
@@ -231,5 +232,81 @@ fn agreed(conn: &ClientConnection) -> Agreed {
             .map_or("?".into(), |g| {
                 code_name(g.name().as_str(), u16::from(g.name()))
             }),
+    }
+}
+
+/// A rustls error in words: its `Display` prints alerts and reasons as
+/// Rust values (`received fatal alert: HandshakeFailure`).
+pub(super) fn plain(e: &rustls::Error) -> String {
+    match e {
+        rustls::Error::AlertReceived(a) => {
+            // As the raw probe names alerts (RFC 8446 §6).
+            format!("alert {}", words(&format!("{a:?}")).replace(' ', "_"))
+        }
+        rustls::Error::PeerIncompatible(w) => {
+            format!("the server is incompatible: {}", words(&format!("{w:?}")))
+        }
+        rustls::Error::PeerMisbehaved(w) => {
+            format!("the server misbehaved: {}", words(&format!("{w:?}")))
+        }
+        rustls::Error::InvalidCertificate(c) => {
+            format!("the certificate is refused: {}", words(&format!("{c:?}")))
+        }
+        other => other.to_string(),
+    }
+}
+
+/// The innermost name of a Rust value's `Debug` text, in words:
+/// `Other(OtherError(CaUsedAsEndEntity))` is "a CA certificate is used
+/// as the server's certificate", `NoCipherSuitesInCommon` "no cipher
+/// suites in common".
+pub(super) fn words(debug: &str) -> String {
+    let name = debug
+        .split(['(', ')'])
+        .map(|t| t.split([' ', '{']).next().unwrap_or_default())
+        .filter(|t| !t.is_empty())
+        .last()
+        .unwrap_or(debug);
+    let known = match name {
+        "CaUsedAsEndEntity" => "a CA certificate is used as the server's certificate",
+        "EndEntityUsedAsCa" => "a server certificate is used as a CA",
+        "UnknownIssuer" => "the issuer is unknown",
+        "PathLenConstraintViolated" => "a CA's path length limit is exceeded",
+        "NameConstraintViolation" => "a CA's name constraints exclude this name",
+        "RequiredEkuNotFound" | "InvalidPurpose" => "not valid for server authentication",
+        "NotValidForName" | "NotValidForNameContext" => "not valid for this name",
+        "Expired" | "ExpiredContext" => "expired",
+        "NotValidYet" | "NotValidYetContext" => "not valid yet",
+        _ => "",
+    };
+    if !known.is_empty() {
+        return known.into();
+    }
+    let mut out = String::new();
+    for (i, c) in name.chars().enumerate() {
+        if c.is_uppercase() && i > 0 {
+            out.push(' ');
+        }
+        out.extend(c.to_lowercase());
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rust_values_become_words() {
+        assert_eq!(
+            words("Other(OtherError(CaUsedAsEndEntity))"),
+            "a CA certificate is used as the server's certificate"
+        );
+        assert_eq!(
+            words("NoCipherSuitesInCommon"),
+            "no cipher suites in common"
+        );
+        let alert = rustls::Error::AlertReceived(rustls::AlertDescription::HandshakeFailure);
+        assert_eq!(plain(&alert), "alert handshake_failure");
     }
 }

@@ -105,10 +105,7 @@ impl Chain<'_> {
         let weak: Vec<String> = self
             .non_roots()
             .filter_map(|(_, c)| {
-                let alg = &c.signature_algorithm.algorithm;
-                let sig = oid2sn(alg, oid_registry())
-                    .map(str::to_string)
-                    .unwrap_or_else(|_| alg.to_id_string());
+                let sig = signature_name(&c.signature_algorithm.algorithm);
                 let strong = matches!(
                     sig.as_str(),
                     "sha256WithRSAEncryption"
@@ -298,6 +295,37 @@ fn name_matches(pattern: &str, host: &str) -> bool {
     }
 }
 
+/// The name of a signature algorithm (RFC 3279, RFC 4055, RFC 5758),
+/// its dotted OID only when it is none of the known ones.
+fn signature_name(alg: &x509_parser::der_parser::oid::Oid) -> String {
+    let id = alg.to_id_string();
+    let known = match id.as_str() {
+        "1.2.840.113549.1.1.2" => "md2WithRSAEncryption",
+        "1.2.840.113549.1.1.4" => "md5WithRSAEncryption",
+        "1.2.840.113549.1.1.5" => "sha1WithRSAEncryption",
+        "1.2.840.113549.1.1.10" => "RSASSA-PSS",
+        "1.2.840.113549.1.1.11" => "sha256WithRSAEncryption",
+        "1.2.840.113549.1.1.12" => "sha384WithRSAEncryption",
+        "1.2.840.113549.1.1.13" => "sha512WithRSAEncryption",
+        "1.2.840.113549.1.1.14" => "sha224WithRSAEncryption",
+        "1.2.840.10045.4.1" => "ecdsa-with-SHA1",
+        "1.2.840.10045.4.3.1" => "ecdsa-with-SHA224",
+        "1.2.840.10045.4.3.2" => "ecdsa-with-SHA256",
+        "1.2.840.10045.4.3.3" => "ecdsa-with-SHA384",
+        "1.2.840.10045.4.3.4" => "ecdsa-with-SHA512",
+        "1.2.840.10040.4.3" => "dsa-with-sha1",
+        "2.16.840.1.101.3.4.3.2" => "dsa-with-sha256",
+        "1.3.101.112" => "Ed25519",
+        "1.3.101.113" => "Ed448",
+        _ => "",
+    };
+    if known.is_empty() {
+        oid2sn(alg, oid_registry()).map_or(id, str::to_string)
+    } else {
+        known.to_string()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -308,5 +336,15 @@ mod tests {
         assert!(!name_matches("*.example.com", "a.b.example.com"));
         assert!(!name_matches("*.example.com", "example.com"));
         assert!(name_matches("api.example.com", "api.example.com"));
+    }
+
+    #[test]
+    fn signature_algorithms_are_named() {
+        use x509_parser::der_parser::oid::Oid;
+        let name = |s: &str| signature_name(&s.parse::<Oid>().unwrap());
+        assert_eq!(name("1.2.840.10045.4.1"), "ecdsa-with-SHA1");
+        assert_eq!(name("1.2.840.113549.1.1.5"), "sha1WithRSAEncryption");
+        assert_eq!(name("1.2.840.113549.1.1.4"), "md5WithRSAEncryption");
+        assert_eq!(name("1.2.3.4"), "1.2.3.4", "unknown: the OID itself");
     }
 }

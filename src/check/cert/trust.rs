@@ -325,7 +325,10 @@ fn describe(e: &rustls::Error) -> String {
             "a signature algorithm or key in the chain is not supported".into()
         }
         // Other variants print as Rust values; say what is known in words.
-        _ => "the chain does not verify (a certificate in it is refused)".into(),
+        other => format!(
+            "the chain does not verify: {}",
+            crate::check::probe::words(&format!("{other:?}"))
+        ),
     }
 }
 
