@@ -123,7 +123,8 @@ impl Run<'_> {
             "GET {path} HTTP/1.1\r\nHost: {host}\r\nUser-Agent: wxnet-check\r\n\
              Accept: */*\r\nConnection: close\r\n\r\n"
         );
-        tls.write_all(req.as_bytes()).map_err(|e| e.to_string())?;
+        tls.write_all(req.as_bytes())
+            .map_err(|e| super::probe::io_plain(&e))?;
         let raw = read_response(&mut tls)?;
         let (head, mut body) = split_head(&raw).ok_or("no HTTP response head")?;
         if header_value(&head, "transfer-encoding")
@@ -227,7 +228,7 @@ fn read_response(r: &mut impl Read) -> Result<Vec<u8>, String> {
             }
             Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => break,
             Err(_) if split_head(&raw).is_some() => break,
-            Err(e) => return Err(e.to_string()),
+            Err(e) => return Err(super::probe::io_plain(&e)),
         }
     }
     Ok(raw)

@@ -160,7 +160,7 @@ impl Run<'_> {
                 let tls = e
                     .get_ref()
                     .and_then(|inner| inner.downcast_ref::<rustls::Error>());
-                let why = tls.map_or_else(|| e.to_string(), plain);
+                let why = io_plain(&e);
                 let refused = tls.is_some_and(|r| {
                     matches!(
                         r,
@@ -254,6 +254,13 @@ pub(super) fn plain(e: &rustls::Error) -> String {
         }
         other => other.to_string(),
     }
+}
+
+/// An I/O error in words, the TLS error inside it too.
+pub(super) fn io_plain(e: &std::io::Error) -> String {
+    e.get_ref()
+        .and_then(|inner| inner.downcast_ref::<rustls::Error>())
+        .map_or_else(|| e.to_string(), plain)
 }
 
 /// The innermost name of a Rust value's `Debug` text, in words:
