@@ -375,6 +375,10 @@ fn the_html_report_shows_where_two_addresses_differ() {
     let dom = dump_dom(r.to_html());
     assert!(dom.contains("Per address"), "{dom}");
     assert!(
+        dom.contains(&format!("<p>Addresses: {one}, {two}</p>")),
+        "{dom}"
+    );
+    assert!(
         dom.contains(&format!("<th>{one}</th><th>{two}</th>")),
         "{dom}"
     );

@@ -30,8 +30,16 @@ impl Report {
             "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
              <title>{title}</title><style>{STYLE}</style></head><body>\n<h1>{title}</h1>\n"
         );
-        if let Some(a) = self.address {
-            h.push_str(&format!("<p>Address: {a}</p>\n"));
+        let all: Vec<String> = self
+            .addresses
+            .iter()
+            .map(|a| a.address.to_string())
+            .collect();
+        match (all.len(), self.address) {
+            (0, Some(a)) => h.push_str(&format!("<p>Address: {a}</p>\n")),
+            (0, None) => {}
+            (1, _) => h.push_str(&format!("<p>Address: {}</p>\n", all[0])),
+            _ => h.push_str(&format!("<p>Addresses: {}</p>\n", all.join(", "))),
         }
         let result = if self.failed() { "FAIL" } else { "no failures" };
         let class = if self.failed() { "FAIL" } else { "PASS" };

@@ -274,10 +274,26 @@ fn merge_one(found: &[(SocketAddr, Option<&CheckResult>)]) -> Option<CheckResult
             .collect::<Vec<_>>()
             .join(", ")
     };
-    let mut message = format!("at {}: {}", list(&|r| r.is_some_and(same)), worst.message);
+    // A message that names its own address (T-02) is not prefixed twice.
+    let own = |addr: &SocketAddr, m: &'_ str| -> String {
+        m.strip_prefix(&format!("{addr}: "))
+            .unwrap_or(m)
+            .to_string()
+    };
+    let firsts = list(&|r| r.is_some_and(same));
+    let first_addr = found
+        .iter()
+        .find(|(_, r)| r.is_some_and(same))
+        .map(|(a, _)| a);
+    let text = first_addr.map_or_else(|| worst.message.clone(), |a| own(a, &worst.message));
+    let mut message = format!("at {firsts}: {text}");
     for (addr, r) in found {
         match r {
             Some(r) if same(r) => {}
+            // Same verdict, other details: give them.
+            Some(r) if r.status == worst.status => {
+                message.push_str(&format!("; at {addr}: {}", own(addr, &r.message)))
+            }
             Some(r) => message.push_str(&format!("; at {addr}: {}", r.status.label())),
             None => message.push_str(&format!("; at {addr}: not checked")),
         }
