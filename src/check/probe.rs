@@ -271,8 +271,7 @@ pub(super) fn words(debug: &str) -> String {
     let name = debug
         .split(['(', ')'])
         .map(|t| t.split([' ', '{']).next().unwrap_or_default())
-        .filter(|t| !t.is_empty())
-        .last()
+        .rfind(|t| !t.is_empty())
         .unwrap_or(debug);
     let known = match name {
         "CaUsedAsEndEntity" => "a CA certificate is used as the server's certificate",
