@@ -23,7 +23,7 @@ pub(super) struct Seen {
     pub ocsp: Vec<u8>,
 }
 
-/// What a completed handshake agreed on, by name (`TLSv1_3`, …).
+/// What a completed handshake agreed on, by name (`TLS 1.3`, …).
 pub(super) struct Agreed {
     pub version: String,
     pub suite: String,
@@ -91,9 +91,10 @@ pub(super) fn code_name(name: Option<&'static str>, number: u16) -> String {
     name.map_or_else(|| format!("0x{number:04x}"), str::to_owned)
 }
 
-/// The name of a cipher suite (`TLS13_AES_128_GCM_SHA256`, …).
+/// The IANA name of a cipher suite (`TLS_AES_128_GCM_SHA256`, …), as
+/// the raw probe names it.
 pub(super) fn suite_name(s: &SupportedCipherSuite) -> String {
-    code_name(s.suite().as_str(), u16::from(s.suite()))
+    super::raw::suites::name(u16::from(s.suite()))
 }
 
 impl Run<'_> {
@@ -223,7 +224,7 @@ fn agreed(conn: &ClientConnection) -> Agreed {
     Agreed {
         version: conn
             .protocol_version()
-            .map_or("?".into(), |v| code_name(v.as_str(), u16::from(v))),
+            .map_or("?".into(), |v| super::raw::version_name(u16::from(v))),
         suite: conn
             .negotiated_cipher_suite()
             .map_or("?".into(), |s| suite_name(&s)),

@@ -258,8 +258,10 @@ pub(super) fn occurrence(results: &[CheckResult], i: usize) -> (&'static str, us
 
 /// The merged verdict of one rule from the addresses' verdicts.
 fn merge_one(found: &[(SocketAddr, Option<&CheckResult>)]) -> Option<CheckResult> {
+    // The first address of the worst ones leads (`max_by_key` keeps the last).
     let worst = found
         .iter()
+        .rev()
         .filter_map(|(_, r)| *r)
         .max_by_key(|r| badness(r.status))?;
     let same = |r: &CheckResult| r.status == worst.status && r.message == worst.message;
@@ -453,5 +455,30 @@ impl Report {
             "\nresult: no failures\n"
         });
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn merged_messages_name_each_address_once() {
+        let (a, b): (SocketAddr, SocketAddr) = (
+            "127.0.0.1:443".parse().unwrap(),
+            "127.0.0.2:443".parse().unwrap(),
+        );
+        let at = |addr: SocketAddr, msg: String| AddressReport {
+            address: addr,
+            results: vec![CheckResult::new("T-02", Status::Pass, msg, "")],
+        };
+        let merged = merge(&[
+            at(a, format!("{a}: TLS 1.3")),
+            at(b, format!("{b}: TLS 1.2 (raw probe)")),
+        ]);
+        assert_eq!(
+            merged[0].message,
+            "at 127.0.0.1:443: TLS 1.3; at 127.0.0.2:443: TLS 1.2 (raw probe)"
+        );
     }
 }
