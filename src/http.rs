@@ -3,7 +3,9 @@
 //! per-call ureq configuration (deadline, redirects), the one retry on a
 //! stale pooled connection, and the mapping of every failure to [`Error`].
 
+use std::borrow::Cow;
 use std::io::{self, Read};
+use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use ureq::http::{HeaderName, HeaderValue, Response};
@@ -82,6 +84,9 @@ pub(crate) fn user_headers(
     Ok(out)
 }
 
+/// The content type `request` sends when the caller gives none.
+pub(crate) const JSON: &str = "application/json";
+
 /// The value of header `name` among `headers`, in any case.
 pub(crate) fn find_header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
     headers
@@ -111,6 +116,8 @@ pub(crate) struct Exchange<'a> {
     pub method: Method,
     /// A URL the policy has allowed (a checked [`crate::policy::Target`]'s).
     pub url: &'a url::Url,
+    /// Its origin, from the same [`crate::policy::Target`].
+    pub origin: &'a Arc<Allowed>,
     /// From [`user_headers`]; Accept-Encoding and Referer are added.
     pub headers: &'a [(String, String)],
     pub body: Payload<'a>,
@@ -161,16 +168,19 @@ const REDIRECT_DRAIN: u64 = 64 * 1024;
 /// it was not told about).
 pub(crate) fn send(engine: &Engine, ctl: &CallCtl, ex: &Exchange<'_>) -> Result<Sent> {
     let mut method = ex.method;
-    let mut url = ex.url.clone();
-    ctl.allow(Allowed::of(&url));
+    // Owned only after a redirect.
+    let mut url = Cow::Borrowed(ex.url);
+    let mut origin = ex.origin.clone();
+    ctl.allow(origin.clone());
     // Copied only when a redirect drops one.
-    let mut headers = std::borrow::Cow::Borrowed(ex.headers);
+    let mut headers = Cow::Borrowed(ex.headers);
     let mut body = ex.body;
     let mut redirects = 0;
     loop {
         let hop = Exchange {
             method,
             url: &url,
+            origin: &origin,
             headers: &headers,
             body,
             manual_redirect: ex.manual_redirect,
@@ -208,7 +218,8 @@ pub(crate) fn send(engine: &Engine, ctl: &CallCtl, ex: &Exchange<'_>) -> Result<
                 next.as_str()
             };
             engine.policy.check(ctl.api, written)?;
-            ctl.allow(Allowed::of(&next));
+            origin = Arc::new(Allowed::of(&next));
+            ctl.allow(origin.clone());
         }
         // Let the connection go back to the pool when the body is small.
         let _ = response
@@ -233,7 +244,7 @@ pub(crate) fn send(engine: &Engine, ctl: &CallCtl, ex: &Exchange<'_>) -> Result<
                 .to_mut()
                 .retain(|(n, _)| !n.eq_ignore_ascii_case("authorization"));
         }
-        url = next;
+        url = Cow::Owned(next);
         redirects += 1;
     }
 }
@@ -295,7 +306,12 @@ fn send_once(
     headers.reserve(ex.headers.len() + 3);
     for (k, v) in ex.headers {
         let name = HeaderName::from_bytes(k.as_bytes()).map_err(|e| http_err(e.into()))?;
-        let value = HeaderValue::from_str(v).map_err(|e| http_err(e.into()))?;
+        // `request`'s default content type, without a copy per call.
+        let value = if v == JSON {
+            HeaderValue::from_static(JSON)
+        } else {
+            HeaderValue::from_str(v).map_err(|e| http_err(e.into()))?
+        };
         headers.append(name, value);
     }
     if engine.decompress && !headers.contains_key(header::ACCEPT_ENCODING) {

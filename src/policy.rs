@@ -9,6 +9,7 @@
 //! ignore ports.
 
 use std::fmt;
+use std::sync::{Arc, Mutex};
 
 use url::{Host, Url};
 
@@ -108,10 +109,20 @@ pub(crate) struct Origin {
 pub(crate) struct Target {
     /// The normalised URL (default port dropped, fragment kept).
     pub url: Url,
+    /// Its origin, shared by every call to it that the policy allowed.
+    pub origin: Arc<Allowed>,
+}
+
+impl Target {
     /// Lower-case host without a trailing dot; for IPv6 without brackets.
-    pub host: String,
+    pub(crate) fn host(&self) -> &str {
+        &self.origin.host
+    }
+
     /// The port to connect to (the scheme default when none is written).
-    pub port: u16,
+    pub(crate) fn port(&self) -> u16 {
+        self.origin.port
+    }
 }
 
 /// The domain lists of one client and whether checks are skipped.
@@ -119,6 +130,40 @@ pub(crate) struct Target {
 pub(crate) struct Policy {
     lists: [Vec<Origin>; 4],
     skip: bool,
+    allowed: Verdicts,
+}
+
+/// Origins most recently allowed, per API, keyed by the URL text up to
+/// the end of its authority (scheme, user, host and port as written):
+/// the rules read nothing else, so a later URL with the same text there
+/// gets the same verdict without running them again. Only verdicts that
+/// allow are kept; a refusal runs the rules, which name its reason.
+#[derive(Debug, Default)]
+struct Verdicts(Mutex<Vec<(ApiKind, Box<str>, Arc<Allowed>)>>);
+
+/// Origins a [`Verdicts`] holds at most (the oldest goes first).
+const MAX_VERDICTS: usize = 32;
+
+impl Clone for Verdicts {
+    fn clone(&self) -> Verdicts {
+        Verdicts::default()
+    }
+}
+
+impl Verdicts {
+    fn get(&self, api: ApiKind, key: &str) -> Option<Arc<Allowed>> {
+        let list = crate::sync::lock(&self.0);
+        let hit = list.iter().find(|(a, k, _)| *a == api && **k == *key);
+        hit.map(|(_, _, origin)| origin.clone())
+    }
+
+    fn put(&self, api: ApiKind, key: &str, origin: &Arc<Allowed>) {
+        let mut list = crate::sync::lock(&self.0);
+        if list.len() == MAX_VERDICTS {
+            list.remove(0);
+        }
+        list.push((api, key.into(), origin.clone()));
+    }
 }
 
 impl Policy {
@@ -143,7 +188,11 @@ impl Policy {
                 }
             }
         }
-        Ok(Policy { lists: out, skip })
+        Ok(Policy {
+            lists: out,
+            skip,
+            allowed: Verdicts::default(),
+        })
     }
 
     /// The policy of a client built from `b`.
@@ -160,6 +209,11 @@ impl Policy {
             return Err(invalid());
         }
         let url = Url::parse(raw).map_err(|e| invalid().source_from(e))?;
+        // The text the rules read: everything before the path.
+        let key = split_authority(raw).map(|(_, rest)| &raw[..raw.len() - rest.len()]);
+        if let Some(origin) = key.and_then(|k| self.allowed.get(api, k)) {
+            return Ok(Target { url, origin });
+        }
         let scheme = url.scheme();
         let secure = scheme == api.scheme();
         if !(secure || (self.skip && scheme == api.insecure_scheme())) {
@@ -197,7 +251,11 @@ impl Policy {
                 return Err(denied());
             }
         }
-        Ok(Target { url, host, port })
+        let origin = Arc::new(Allowed::from_parts(&url, host, port));
+        if let Some(key) = key {
+            self.allowed.put(api, key, &origin);
+        }
+        Ok(Target { url, origin })
     }
 }
 
@@ -254,6 +312,12 @@ impl Allowed {
             Some(Host::Ipv6(ip)) => ip.to_string(),
             None => String::new(),
         };
+        Allowed::from_parts(url, host, url.port_or_known_default().unwrap_or(0))
+    }
+
+    /// The origin of `url` whose host (as in [`Target::host`]) and port
+    /// are already known.
+    fn from_parts(url: &Url, host: String, port: u16) -> Allowed {
         let host_str = url.host_str().unwrap_or_default();
         Allowed {
             scheme: url.scheme().to_owned(),
@@ -262,7 +326,7 @@ impl Allowed {
                 None => host_str.to_owned(),
             },
             host,
-            port: url.port_or_known_default().unwrap_or(0),
+            port,
         }
     }
 }

@@ -161,7 +161,7 @@ impl Resolver for PolicyResolver {
                 return Err(stashed());
             }
         };
-        out.push(address_for(&self.map, &target.host, target.port));
+        out.push(address_for(&self.map, target.host(), target.port()));
         Ok(out)
     }
 }

@@ -82,7 +82,7 @@ pub(crate) struct CallCtl {
     /// The call is staged in the pool, waiting for its caller's next move.
     staged: AtomicBool,
     /// The origin the policy allowed for the current hop.
-    allowed: Mutex<Option<Allowed>>,
+    allowed: Mutex<Option<Arc<Allowed>>>,
     pub trace: Mutex<Trace>,
     /// A precise failure recorded by the connection layer (policy on a
     /// redirect hop, TLS verdict), which ureq only sees as a generic error.
@@ -171,12 +171,12 @@ impl CallCtl {
     }
 
     /// Record that the policy allowed `origin` for this call.
-    pub(crate) fn allow(&self, origin: Allowed) {
+    pub(crate) fn allow(&self, origin: Arc<Allowed>) {
         *lock(&self.allowed) = Some(origin);
     }
 
     /// The origin the policy allowed for this call, if any.
-    pub(crate) fn allowed(&self) -> MutexGuard<'_, Option<Allowed>> {
+    pub(crate) fn allowed(&self) -> MutexGuard<'_, Option<Arc<Allowed>>> {
         lock(&self.allowed)
     }
 

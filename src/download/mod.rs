@@ -249,6 +249,7 @@ impl Client {
 pub(crate) struct PreparedDownload {
     engine: Arc<Engine>,
     url: url::Url,
+    origin: Arc<crate::policy::Allowed>,
     headers: Vec<(String, String)>,
     file_path: Option<PathBuf>,
     extension: String,
@@ -302,6 +303,7 @@ impl PreparedDownload {
             }
         }
         let mut url = target.url;
+        let origin = target.origin;
         url.set_fragment(None);
         let headers = user_headers(API, &o.header, None)?;
         if let Some(f) = o.on_headers_received {
@@ -314,6 +316,7 @@ impl PreparedDownload {
             engine: engine.clone(),
             extension: extension_of(&url),
             url,
+            origin,
             headers,
             file_path: o.file_path,
             events,
@@ -355,6 +358,7 @@ impl PreparedCall for PreparedDownload {
         let exchange = Exchange {
             method: Method::Get,
             url: &self.url,
+            origin: &self.origin,
             headers: &self.headers,
             body: Payload::None,
             manual_redirect: false,

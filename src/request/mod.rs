@@ -307,6 +307,7 @@ pub(crate) struct PreparedRequest {
     engine: Arc<Engine>,
     method: Method,
     url: url::Url,
+    origin: Arc<crate::policy::Allowed>,
     headers: Vec<(String, String)>,
     body: Option<Vec<u8>>,
     data_type: DataType,
@@ -326,8 +327,9 @@ impl PreparedRequest {
     ) -> Result<PreparedRequest> {
         let target = engine.policy.check(ApiKind::Request, &o.url)?;
         let mut url = target.url;
+        let origin = target.origin;
         url.set_fragment(None);
-        let headers = user_headers(API, &o.header, Some("application/json"))?;
+        let headers = user_headers(API, &o.header, Some(http::JSON))?;
         let content_type = find_header(&headers, "content-type").unwrap_or("");
         let form = content_type
             .to_ascii_lowercase()
@@ -361,6 +363,7 @@ impl PreparedRequest {
             engine: engine.clone(),
             method: o.method,
             url,
+            origin,
             headers,
             body,
             data_type: o.data_type,
@@ -394,6 +397,7 @@ impl PreparedCall for PreparedRequest {
         let exchange = Exchange {
             method: self.method,
             url: &self.url,
+            origin: &self.origin,
             headers: &self.headers,
             body: match &self.body {
                 Some(b) => http::Payload::Bytes(b),

@@ -64,13 +64,13 @@ fn open_stream(
     let ctl = &*s.ctl;
     let map_err = |e: ureq::Error| crate::http::map_error(ctl, e);
     let deadline = ctl.deadline;
-    let addr = transport::address_for(&engine.resolve, &target.host, target.port);
+    let addr = transport::address_for(&engine.resolve, target.host(), target.port());
     let proxy = engine.proxy.as_deref();
     let tcp = proxy::connect(
         Some(ctl),
         proxy,
         &engine.lookup,
-        &target.host,
+        target.host(),
         addr,
         deadline,
     )
@@ -83,11 +83,24 @@ fn open_stream(
     if let Some(kind) = ctl.cancelled() {
         return Err(ctl.error(kind));
     }
-    proxy::open(Some(ctl), proxy, &sock.stream, &target.host, addr, deadline).map_err(map_err)?;
+    proxy::open(
+        Some(ctl),
+        proxy,
+        &sock.stream,
+        target.host(),
+        addr,
+        deadline,
+    )
+    .map_err(map_err)?;
     let tls = if target.url.scheme() == "wss" {
-        let tls =
-            transport::handshake(Some(ctl), &engine.tls, &target.host, &sock.stream, deadline)
-                .map_err(map_err)?;
+        let tls = transport::handshake(
+            Some(ctl),
+            &engine.tls,
+            target.host(),
+            &sock.stream,
+            deadline,
+        )
+        .map_err(map_err)?;
         Some(tls)
     } else {
         None

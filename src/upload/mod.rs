@@ -237,6 +237,7 @@ impl Client {
 pub(crate) struct PreparedUpload {
     engine: Arc<Engine>,
     url: url::Url,
+    origin: Arc<crate::policy::Allowed>,
     path: PathBuf,
     headers: Vec<(String, String)>,
     multipart: Multipart,
@@ -270,6 +271,7 @@ impl PreparedUpload {
         headers.retain(|(n, _)| !n.eq_ignore_ascii_case("content-type"));
         headers.push(("content-type".into(), multipart.content_type()));
         let mut url = target.url;
+        let origin = target.origin;
         url.set_fragment(None);
         if let Some(f) = o.on_headers_received {
             events.listen(|e| &e.headers, once(f));
@@ -280,6 +282,7 @@ impl PreparedUpload {
         Ok(PreparedUpload {
             engine: engine.clone(),
             url,
+            origin,
             path: o.file_path,
             headers,
             multipart,
@@ -373,6 +376,7 @@ impl PreparedCall for PreparedUpload {
         let exchange = Exchange {
             method: Method::Post,
             url: &self.url,
+            origin: &self.origin,
             headers: &self.headers,
             body: Payload::Stream {
                 len: total,
