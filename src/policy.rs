@@ -461,6 +461,44 @@ mod tests {
     }
 
     #[test]
+    fn a_kept_verdict_is_the_verdict_of_the_rules() {
+        let lists = [
+            vec!["https://a.com".to_owned(), "https://b.com:8443".to_owned()],
+            vec![],
+            vec![],
+            vec!["wss://a.com".to_owned()],
+        ];
+        let urls = [
+            "https://a.com/x",
+            "https://a.com/y?q#f",
+            "https://A.com./z",
+            "https://a.com:443/",
+            "https://b.com:8443/p",
+            "https://b.com/",
+            "https://u@a.com/",
+            "wss://a.com:9/",
+            "https:a.com/",
+        ];
+        for skip in [false, true] {
+            let kept = Policy::new(lists.each_ref().map(Vec::as_slice), skip).unwrap();
+            for _ in 0..2 {
+                for api in ApiKind::ALL {
+                    for url in urls {
+                        let fresh = Policy::new(lists.each_ref().map(Vec::as_slice), skip);
+                        let want = fresh.unwrap().check(api, url);
+                        let got = kept.check(api, url);
+                        let show = |r: &Result<Target>| match r {
+                            Ok(t) => Ok((t.url.to_string(), (*t.origin).clone())),
+                            Err(e) => Err(e.err_msg().to_owned()),
+                        };
+                        assert_eq!(show(&got), show(&want), "{api} {url}");
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
     fn explicit_port_is_read_from_the_text() {
         assert_eq!(explicit_port("https://a.com/x"), Ok(None));
         assert_eq!(explicit_port("https://a.com:443/x"), Ok(Some(443)));
