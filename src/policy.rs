@@ -139,7 +139,10 @@ pub(crate) struct Policy {
 /// gets the same verdict without running them again. Only verdicts that
 /// allow are kept; a refusal runs the rules, which name its reason.
 #[derive(Debug, Default)]
-struct Verdicts(Mutex<Vec<(ApiKind, Box<str>, Arc<Allowed>)>>);
+struct Verdicts(Mutex<Vec<Verdict>>);
+
+/// One kept verdict: the API, the URL text it was given for, the origin.
+type Verdict = (ApiKind, Box<str>, Arc<Allowed>);
 
 /// Origins a [`Verdicts`] holds at most (the oldest goes first).
 const MAX_VERDICTS: usize = 32;
