@@ -58,7 +58,11 @@ pub(crate) fn user_headers(
     user: &[(String, String)],
     default_content_type: Option<&str>,
 ) -> Result<Vec<(String, String)>> {
-    let mut out = Vec::with_capacity(user.len() + 1);
+    // No allocation for a call without headers of its own.
+    let mut out = Vec::new();
+    if !user.is_empty() {
+        out.reserve(user.len() + 1);
+    }
     for (name, value) in user {
         if HeaderName::from_bytes(name.as_bytes()).is_err() {
             return Err(Error::invalid_argument(
@@ -120,6 +124,9 @@ pub(crate) struct Exchange<'a> {
     pub origin: &'a Arc<Allowed>,
     /// From [`user_headers`]; Accept-Encoding and Referer are added.
     pub headers: &'a [(String, String)],
+    /// Sent as the content type when `headers` give none (`request`'s
+    /// default, without a copy per call).
+    pub default_content_type: Option<&'static str>,
     pub body: Payload<'a>,
     pub manual_redirect: bool,
 }
@@ -175,6 +182,7 @@ pub(crate) fn send(engine: &Engine, ctl: &CallCtl, ex: &Exchange<'_>) -> Result<
     // Copied only when a redirect drops one.
     let mut headers = Cow::Borrowed(ex.headers);
     let mut body = ex.body;
+    let mut default_content_type = ex.default_content_type;
     let mut redirects = 0;
     loop {
         let hop = Exchange {
@@ -182,6 +190,7 @@ pub(crate) fn send(engine: &Engine, ctl: &CallCtl, ex: &Exchange<'_>) -> Result<
             url: &url,
             origin: &origin,
             headers: &headers,
+            default_content_type,
             body,
             manual_redirect: ex.manual_redirect,
         };
@@ -235,6 +244,7 @@ pub(crate) fn send(engine: &Engine, ctl: &CallCtl, ex: &Exchange<'_>) -> Result<
         if to_get {
             method = Method::Get;
             body = Payload::None;
+            default_content_type = None;
             headers
                 .to_mut()
                 .retain(|(n, _)| !n.eq_ignore_ascii_case("content-type"));
@@ -306,13 +316,11 @@ fn send_once(
     headers.reserve(ex.headers.len() + 3);
     for (k, v) in ex.headers {
         let name = HeaderName::from_bytes(k.as_bytes()).map_err(|e| http_err(e.into()))?;
-        // `request`'s default content type, without a copy per call.
-        let value = if v == JSON {
-            HeaderValue::from_static(JSON)
-        } else {
-            HeaderValue::from_str(v).map_err(|e| http_err(e.into()))?
-        };
+        let value = HeaderValue::from_str(v).map_err(|e| http_err(e.into()))?;
         headers.append(name, value);
+    }
+    if let Some(ct) = ex.default_content_type {
+        headers.append(header::CONTENT_TYPE, HeaderValue::from_static(ct));
     }
     if engine.decompress && !headers.contains_key(header::ACCEPT_ENCODING) {
         headers.append(

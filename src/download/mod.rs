@@ -360,6 +360,7 @@ impl PreparedCall for PreparedDownload {
             url: &self.url,
             origin: &self.origin,
             headers: &self.headers,
+            default_content_type: None,
             body: Payload::None,
             manual_redirect: false,
         };

@@ -309,6 +309,7 @@ pub(crate) struct PreparedRequest {
     url: url::Url,
     origin: Arc<crate::policy::Allowed>,
     headers: Vec<(String, String)>,
+    default_content_type: Option<&'static str>,
     body: Option<Vec<u8>>,
     data_type: DataType,
     response_type: ResponseType,
@@ -329,11 +330,17 @@ impl PreparedRequest {
         let mut url = target.url;
         let origin = target.origin;
         url.set_fragment(None);
-        let headers = user_headers(API, &o.header, Some(http::JSON))?;
-        let content_type = find_header(&headers, "content-type").unwrap_or("");
+        let headers = user_headers(API, &o.header, None)?;
+        // The default is sent from a constant, not kept among the headers.
+        let given = find_header(&headers, "content-type");
+        let default_content_type = given.is_none().then_some(http::JSON);
+        let content_type = given.or(default_content_type).unwrap_or("");
+        const FORM: &[u8] = b"application/x-www-form-urlencoded";
+        // No lower-cased copy per call.
         let form = content_type
-            .to_ascii_lowercase()
-            .contains("application/x-www-form-urlencoded");
+            .as_bytes()
+            .windows(FORM.len())
+            .any(|w| w.eq_ignore_ascii_case(FORM));
         let body = match (o.method, o.data) {
             (_, None) => None,
             (Method::Get, Some(RequestData::Json(v @ (Value::Object(_) | Value::Array(_))))) => {
@@ -365,6 +372,7 @@ impl PreparedRequest {
             url,
             origin,
             headers,
+            default_content_type,
             body,
             data_type: o.data_type,
             response_type: o.response_type,
@@ -399,6 +407,7 @@ impl PreparedCall for PreparedRequest {
             url: &self.url,
             origin: &self.origin,
             headers: &self.headers,
+            default_content_type: self.default_content_type,
             body: match &self.body {
                 Some(b) => http::Payload::Bytes(b),
                 None => http::Payload::None,

@@ -378,6 +378,7 @@ impl PreparedCall for PreparedUpload {
             url: &self.url,
             origin: &self.origin,
             headers: &self.headers,
+            default_content_type: None,
             body: Payload::Stream {
                 len: total,
                 open: &open,
