@@ -453,6 +453,16 @@ fn an_unknown_root_is_told_apart_from_an_incomplete_chain() {
         assert!(!x04.message.contains("append"), "{}", x04.message);
         assert_ne!(status(&r, "X-07"), Status::Fail, "{}", r.to_text());
         assert!(!r.get("X-07").unwrap().message.contains("incomplete"));
+        for id in ["X-05", "X-06"] {
+            let x = r.get(id).unwrap();
+            assert_eq!(x.status, Status::Unknown, "{}", r.to_text());
+            assert!(
+                x.message.contains("a root no store trusts"),
+                "{}",
+                x.message
+            );
+            assert!(!x.message.contains("incomplete"), "{}", x.message);
+        }
         // Leaf only: the intermediate is missing.
         let leaf_only = Fixture {
             with_intermediate: false,

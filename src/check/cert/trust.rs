@@ -183,11 +183,17 @@ impl Chain<'_> {
             ),
             End::Absent if self.incomplete => out.unknown(
                 id,
-                format!(
-                    "the chain is incomplete as served (see X-07), so the root it ends at \
-                     is not known; '{}' is not in {label}",
-                    last.issuer()
-                ),
+                match &self.unknown_root {
+                    Some(root) => format!(
+                        "the chain ends at '{root}', most likely a root no store trusts \
+                         (see X-04); it is not in {label}"
+                    ),
+                    None => format!(
+                        "the chain is incomplete as served (see X-07), so the root it ends \
+                         at is not known; '{}' is not in {label}",
+                        last.issuer()
+                    ),
+                },
             ),
             End::Absent if self.trusted => out.add(
                 id,
