@@ -55,6 +55,13 @@ impl Header {
         self.text.push_str(s);
         (start, self.text.len())
     }
+
+    /// Add `name`, not yet present, with `value`.
+    fn push_new(&mut self, name: &str, value: &str) {
+        let name = self.push_text(name);
+        let value = self.push_text(value);
+        self.entries.push(Entry { name, value });
+    }
 }
 
 impl PartialEq for Header {
@@ -103,11 +110,7 @@ impl Header {
                 self.text.push_str(value);
                 self.entries[i].value = (start, self.text.len());
             }
-            None => {
-                let name = self.push_text(name);
-                let value = self.push_text(value);
-                self.entries.push(Entry { name, value });
-            }
+            None => self.push_new(name, value),
         }
     }
 
@@ -190,11 +193,7 @@ impl Header {
                 Some(last) if header.name_of(last) == name.as_str() => {
                     header.append(name.as_str(), &value)
                 }
-                _ => {
-                    let name = header.push_text(name.as_str());
-                    let value = header.push_text(&value);
-                    header.entries.push(Entry { name, value });
-                }
+                _ => header.push_new(name.as_str(), &value),
             }
         }
         (header, cookies)
