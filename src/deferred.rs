@@ -79,6 +79,12 @@ impl LateThreads {
         }
     }
 
+    /// What starts these threads, and every other thread of the client.
+    #[cfg(feature = "websocket")]
+    pub(crate) fn spawner(&self) -> &Spawner {
+        &self.spawner
+    }
+
     /// Run `f` on a new thread named `name`, joined by [`join`](Self::join).
     pub(crate) fn spawn(
         &self,

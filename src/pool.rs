@@ -107,8 +107,6 @@ pub(crate) struct Pool {
     thread_ids: Vec<ThreadId>,
     callbacks: CallbackThread,
     late: Arc<LateThreads>,
-    #[cfg(feature = "websocket")]
-    spawner: Spawner,
 }
 
 impl Pool {
@@ -156,9 +154,7 @@ impl Pool {
             threads: Mutex::new(threads),
             thread_ids,
             callbacks: CallbackThread::new(spawner.clone()),
-            late: Arc::new(LateThreads::new(spawner.clone())),
-            #[cfg(feature = "websocket")]
-            spawner,
+            late: Arc::new(LateThreads::new(spawner)),
         };
         if let Err(e) = spawned {
             pool.shutdown();
@@ -170,7 +166,7 @@ impl Pool {
     /// What starts the client's threads.
     #[cfg(feature = "websocket")]
     pub(crate) fn spawner(&self) -> &Spawner {
-        &self.spawner
+        self.late.spawner()
     }
 
     /// Queue a call (with `stage`, staged first when a worker slot is
