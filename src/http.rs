@@ -226,8 +226,7 @@ pub(crate) fn send(engine: &Engine, ctl: &CallCtl, ex: &Exchange<'_>) -> Result<
             } else {
                 next.as_str()
             };
-            engine.policy.check(ctl.api, written)?;
-            origin = Arc::new(Allowed::of(&next));
+            origin = engine.policy.check(ctl.api, written)?.origin;
             ctl.allow(origin.clone());
         }
         // Let the connection go back to the pool when the body is small.

@@ -306,18 +306,6 @@ pub(crate) struct Allowed {
 }
 
 impl Allowed {
-    /// The origin of `url`, a URL the policy has allowed (a [`Target`]'s
-    /// URL or one derived from it).
-    pub(crate) fn of(url: &Url) -> Allowed {
-        let host = match url.host() {
-            Some(Host::Domain(d)) => normalise_host(d),
-            Some(Host::Ipv4(ip)) => ip.to_string(),
-            Some(Host::Ipv6(ip)) => ip.to_string(),
-            None => String::new(),
-        };
-        Allowed::from_parts(url, host, url.port_or_known_default().unwrap_or(0))
-    }
-
     /// The origin of `url` whose host (as in [`Target::host`]) and port
     /// are already known.
     fn from_parts(url: &Url, host: String, port: u16) -> Allowed {
