@@ -126,7 +126,7 @@ impl Target {
 }
 
 /// The domain lists of one client and whether checks are skipped.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub(crate) struct Policy {
     lists: [Vec<Origin>; 4],
     skip: bool,
@@ -146,12 +146,6 @@ type Verdict = (ApiKind, Box<str>, Arc<Allowed>);
 
 /// Origins a [`Verdicts`] holds at most (the oldest goes first).
 const MAX_VERDICTS: usize = 32;
-
-impl Clone for Verdicts {
-    fn clone(&self) -> Verdicts {
-        Verdicts::default()
-    }
-}
 
 impl Verdicts {
     fn get(&self, api: ApiKind, key: &str) -> Option<Arc<Allowed>> {
