@@ -32,17 +32,15 @@ fn is_reserved(name: &str) -> bool {
     .any(|r| name.eq_ignore_ascii_case(r))
 }
 
-/// The headers of a call: the caller's (validated, reserved ones dropped),
-/// a default content-type if none is given, and the fixed Referer: a
-/// socket's handshake headers.
+/// The headers of a call: the caller's (validated, reserved ones dropped)
+/// and the fixed Referer: a socket's handshake headers.
 #[cfg(feature = "websocket")]
 pub(crate) fn build_headers(
     api: Api,
     engine: &Engine,
     user: &[(String, String)],
-    default_content_type: Option<&str>,
 ) -> Result<Vec<(String, String)>> {
-    let mut out = user_headers(api, user, default_content_type)?;
+    let mut out = user_headers(api, user)?;
     if engine.decompress && find_header(&out, "accept-encoding").is_none() {
         out.push(("accept-encoding".into(), ACCEPT_ENCODING.into()));
     }
@@ -53,11 +51,7 @@ pub(crate) fn build_headers(
 /// [`build_headers`] without the headers every HTTP call gets
 /// (Accept-Encoding, Referer): [`send`] adds those, from values made once
 /// per client.
-pub(crate) fn user_headers(
-    api: Api,
-    user: &[(String, String)],
-    default_content_type: Option<&str>,
-) -> Result<Vec<(String, String)>> {
+pub(crate) fn user_headers(api: Api, user: &[(String, String)]) -> Result<Vec<(String, String)>> {
     // No allocation for a call without headers of its own.
     let mut out = Vec::new();
     if !user.is_empty() {
@@ -78,11 +72,6 @@ pub(crate) fn user_headers(
         }
         if !is_reserved(name) {
             out.push((name.clone(), value.clone()));
-        }
-    }
-    if let Some(ct) = default_content_type {
-        if find_header(&out, "content-type").is_none() {
-            out.push(("content-type".into(), ct.into()));
         }
     }
     Ok(out)

@@ -305,7 +305,7 @@ impl PreparedDownload {
         let mut url = target.url;
         let origin = target.origin;
         url.set_fragment(None);
-        let headers = user_headers(API, &o.header, None)?;
+        let headers = user_headers(API, &o.header)?;
         if let Some(f) = o.on_headers_received {
             events.listen(|e| &e.headers, once(f));
         }

@@ -330,7 +330,7 @@ impl PreparedRequest {
         let mut url = target.url;
         let origin = target.origin;
         url.set_fragment(None);
-        let headers = user_headers(API, &o.header, None)?;
+        let headers = user_headers(API, &o.header)?;
         // The default is sent from a constant, not kept among the headers.
         let given = find_header(&headers, "content-type");
         let default_content_type = given.is_none().then_some(http::JSON);

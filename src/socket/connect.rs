@@ -97,7 +97,7 @@ impl Client {
                 return Err(Error::new(API, ErrorKind::Interrupted));
             }
             let target = engine.policy.check(ApiKind::ConnectSocket, &options.url)?;
-            let headers = build_headers(API, &engine, &options.header, None)?;
+            let headers = build_headers(API, &engine, &options.header)?;
             Ok((target, headers))
         })();
         let (target, headers) = match prepared {

@@ -267,7 +267,7 @@ impl PreparedUpload {
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_else(|| "file".into());
         let multipart = Multipart::new(&o.form_data, &o.name, &filename, meta.len());
-        let mut headers = user_headers(API, &o.header, None)?;
+        let mut headers = user_headers(API, &o.header)?;
         headers.retain(|(n, _)| !n.eq_ignore_ascii_case("content-type"));
         headers.push(("content-type".into(), multipart.content_type()));
         let mut url = target.url;
