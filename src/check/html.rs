@@ -2,7 +2,7 @@
 //! resource, the style inline, so it can be mailed or attached as is.
 
 use super::platform::PlatformVerdict;
-use super::report::{AddressReport, Bullet, CheckResult, Report, occurrence};
+use super::report::{AddressReport, Bullet, Report, aligned};
 
 const STYLE: &str = "body{font:14px/1.45 system-ui,sans-serif;margin:2em auto;max-width:70em;\
 color:#222;padding:0 1em}h1{font-size:1.4em}h2{font-size:1.1em;margin-top:1.6em}\
@@ -122,37 +122,14 @@ fn addresses(h: &mut String, per: &[AddressReport]) {
     }
     h.push_str("</tr>\n<tr id=\"address-result\"><td>Result</td>");
     for a in per {
-        let failed: Vec<&str> = a
-            .results
-            .iter()
-            .filter(|r| r.status == super::Status::Fail)
-            .map(|r| r.id)
-            .collect();
-        let (class, text) = if failed.is_empty() {
-            ("PASS", "no failures".to_string())
-        } else {
-            ("FAIL", format!("FAIL {}", failed.join(" ")))
-        };
+        let class = if a.failed() { "FAIL" } else { "PASS" };
+        let text = a.summary();
         h.push_str(&format!("<td class=\"s {class}\">{text}</td>"));
     }
     h.push_str("</tr>\n");
     // Rules in the order first seen; a rule judged once per certificate
     // is compared occurrence by occurrence.
-    let mut keys: Vec<(&str, usize)> = Vec::new();
-    for a in per {
-        for k in (0..a.results.len()).map(|i| occurrence(&a.results, i)) {
-            if !keys.contains(&k) {
-                keys.push(k);
-            }
-        }
-    }
-    for k in keys {
-        let cells: Vec<Option<&CheckResult>> = per
-            .iter()
-            .map(|a| (0..a.results.len()).find(|&i| occurrence(&a.results, i) == k))
-            .zip(per)
-            .map(|(i, a)| i.map(|i| &a.results[i]))
-            .collect();
+    for (k, cells) in aligned(per) {
         let first = cells[0].map(|r| r.status);
         if cells.iter().all(|c| c.map(|r| r.status) == first) {
             continue;

@@ -37,6 +37,7 @@
 //! the client's own policy, entry by entry.
 
 mod cert;
+mod der;
 mod doctor;
 mod html;
 mod http;

@@ -201,6 +201,21 @@ impl AddressReport {
     pub fn failed(&self) -> bool {
         self.results.iter().any(|r| r.status == Status::Fail)
     }
+
+    /// `no failures`, or `FAIL` and the rules that failed here.
+    pub(super) fn summary(&self) -> String {
+        let failed: Vec<&str> = self
+            .results
+            .iter()
+            .filter(|r| r.status == Status::Fail)
+            .map(|r| r.id)
+            .collect();
+        if failed.is_empty() {
+            "no failures".to_string()
+        } else {
+            format!("FAIL {}", failed.join(" "))
+        }
+    }
 }
 
 /// How bad a verdict is when addresses disagree: a failure anywhere is a
@@ -223,37 +238,53 @@ pub(super) fn merge(per: &[AddressReport]) -> Vec<CheckResult> {
     if per.len() == 1 {
         return per[0].results.clone();
     }
-    // (id, occurrence) in the order first seen, over all addresses.
-    let mut keys: Vec<(&str, usize)> = Vec::new();
-    for a in per {
-        for i in 0..a.results.len() {
-            let k = occurrence(&a.results, i);
-            if !keys.contains(&k) {
-                keys.push(k);
-            }
-        }
-    }
-    keys.iter()
-        .filter_map(|&key| {
-            let found: Vec<(SocketAddr, Option<&CheckResult>)> = per
-                .iter()
-                .map(|a| {
-                    let r = (0..a.results.len())
-                        .find(|&i| occurrence(&a.results, i) == key)
-                        .map(|i| &a.results[i]);
-                    (a.address, r)
-                })
-                .collect();
+    aligned(per)
+        .into_iter()
+        .filter_map(|(_, cells)| {
+            let found: Vec<(SocketAddr, Option<&CheckResult>)> =
+                per.iter().map(|a| a.address).zip(cells).collect();
             merge_one(&found)
         })
         .collect()
 }
 
-/// The rule judged at `i` and how many times it was judged before (a
-/// rule is judged once per certificate type).
-pub(super) fn occurrence(results: &[CheckResult], i: usize) -> (&'static str, usize) {
-    let id = results[i].id;
-    (id, results[..i].iter().filter(|r| r.id == id).count())
+/// A rule occurrence: the rule's id and how many times it was judged
+/// before at the same address (a rule is judged once per certificate
+/// type).
+pub(super) type Occurrence = (&'static str, usize);
+
+/// Every rule occurrence over `per`, in the order first seen, with what
+/// each address gave for it (`None`: not checked there).
+pub(super) fn aligned(per: &[AddressReport]) -> Vec<(Occurrence, Vec<Option<&CheckResult>>)> {
+    let keyed: Vec<Vec<(Occurrence, &CheckResult)>> = per
+        .iter()
+        .map(|a| {
+            let mut seen: Vec<&str> = Vec::new();
+            a.results
+                .iter()
+                .map(|r| {
+                    let n = seen.iter().filter(|id| **id == r.id).count();
+                    seen.push(r.id);
+                    ((r.id, n), r)
+                })
+                .collect()
+        })
+        .collect();
+    let mut keys: Vec<Occurrence> = Vec::new();
+    for (k, _) in keyed.iter().flatten() {
+        if !keys.contains(k) {
+            keys.push(*k);
+        }
+    }
+    keys.into_iter()
+        .map(|k| {
+            let cells = keyed
+                .iter()
+                .map(|a| a.iter().find(|(ak, _)| *ak == k).map(|(_, r)| *r))
+                .collect();
+            (k, cells)
+        })
+        .collect()
 }
 
 /// The merged verdict of one rule from the addresses' verdicts.
@@ -435,18 +466,7 @@ impl Report {
         if self.addresses.len() > 1 {
             out.push_str("\nper address\n");
             for a in &self.addresses {
-                let failed: Vec<&str> = a
-                    .results
-                    .iter()
-                    .filter(|r| r.status == Status::Fail)
-                    .map(|r| r.id)
-                    .collect();
-                let verdict = if failed.is_empty() {
-                    "no failures".to_string()
-                } else {
-                    format!("FAIL {}", failed.join(" "))
-                };
-                out.push_str(&format!("  {}  {verdict}\n", a.address));
+                out.push_str(&format!("  {}  {}\n", a.address, a.summary()));
             }
         }
         out.push_str(if self.failed() {

@@ -9,7 +9,6 @@
 //! `trust.rs`, revocation in `revocation.rs` (over the OCSP reader of
 //! `ocsp.rs` and the small DER reader of `der.rs`).
 
-mod der;
 mod ocsp;
 mod revocation;
 mod rules;

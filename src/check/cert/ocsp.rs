@@ -9,7 +9,7 @@ use ring::digest;
 use rustls::pki_types::SignatureVerificationAlgorithm;
 use x509_parser::prelude::{FromDer, X509Certificate};
 
-use super::der::{self, Reader, Signed};
+use crate::check::der::{self, Reader, Signed};
 
 /// id-pkix-ocsp-basic.
 const OID_BASIC: &[u8] = &[0x2b, 0x06, 0x01, 0x05, 0x05, 0x07, 0x30, 0x01, 0x01];

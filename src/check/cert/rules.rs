@@ -114,7 +114,6 @@ impl Chain<'_> {
                         | "ecdsa-with-SHA256"
                         | "ecdsa-with-SHA384"
                         | "ecdsa-with-SHA512"
-                        | "rsassa-pss"
                         | "RSASSA-PSS"
                 );
                 (!strong).then(|| format!("'{}' signed with {sig}", c.subject()))
@@ -159,7 +158,7 @@ impl Chain<'_> {
 
     /// The certificates Apple's algorithm rules apply to, with their
     /// position: all but a root sent after the leaf.
-    fn non_roots(
+    pub(super) fn non_roots(
         &self,
     ) -> impl Iterator<Item = (usize, &x509_parser::certificate::X509Certificate<'_>)> {
         self.parsed
@@ -297,7 +296,7 @@ fn name_matches(pattern: &str, host: &str) -> bool {
 
 /// The name of a signature algorithm (RFC 3279, RFC 4055, RFC 5758),
 /// its dotted OID only when it is none of the known ones.
-fn signature_name(alg: &x509_parser::der_parser::oid::Oid) -> String {
+pub(super) fn signature_name(alg: &x509_parser::der_parser::oid::Oid) -> String {
     let id = alg.to_id_string();
     let known = match id.as_str() {
         "1.2.840.113549.1.1.2" => "md2WithRSAEncryption",

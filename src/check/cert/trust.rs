@@ -9,6 +9,7 @@ use rustls::CertificateError;
 use rustls::pki_types::UnixTime;
 use x509_parser::prelude::{GeneralName, ParsedExtension, X509Certificate};
 
+use super::rules::signature_name;
 use super::{Chain, builds_path};
 use crate::check::platform::Root;
 use crate::check::report::Status;
@@ -74,14 +75,11 @@ impl Chain<'_> {
     /// Whether a certificate Apple's algorithm rules cover is signed with
     /// SHA-1 (webpki refuses such a chain before building a path).
     fn sha1_signed(&self) -> bool {
-        self.parsed.iter().enumerate().any(|(i, c)| {
-            let alg = c.signature_algorithm.algorithm.to_id_string();
-            // sha1WithRSAEncryption, ecdsa-with-SHA1, dsa-with-sha1.
-            (i == 0 || c.subject().as_raw() != c.issuer().as_raw())
-                && matches!(
-                    alg.as_str(),
-                    "1.2.840.113549.1.1.5" | "1.2.840.10045.4.1" | "1.2.840.10040.4.3"
-                )
+        self.non_roots().any(|(_, c)| {
+            matches!(
+                signature_name(&c.signature_algorithm.algorithm).as_str(),
+                "sha1WithRSAEncryption" | "ecdsa-with-SHA1" | "dsa-with-sha1"
+            )
         })
     }
 

@@ -18,6 +18,8 @@ use rustls::crypto::ring;
 use rustls::pki_types::{CertificateDer, Der, ServerName, TrustAnchor, UnixTime};
 use x509_parser::prelude::{FromDer, X509Certificate};
 
+use super::der::Reader;
+
 /// A bundled root store snapshot.
 ///
 /// ```
@@ -195,34 +197,19 @@ impl Root {
 /// A trust anchor from the DER subject, SPKI and optional name
 /// constraints, each kept without its SEQUENCE header as webpki wants.
 fn anchor(der: &[u8]) -> Option<TrustAnchor<'static>> {
-    let (subject, rest) = tlv(der)?;
-    let (spki, rest) = tlv(rest)?;
-    let constraints = match rest {
-        [] => None,
-        _ => Some(Der::from(tlv(rest)?.0.to_vec())),
+    let mut r = Reader::new(der);
+    let subject = r.any()?.value;
+    let spki = r.any()?.value;
+    let constraints = if r.is_empty() {
+        None
+    } else {
+        Some(Der::from(r.any()?.value.to_vec()))
     };
     Some(TrustAnchor {
         subject: Der::from(subject.to_vec()),
         subject_public_key_info: Der::from(spki.to_vec()),
         name_constraints: constraints,
     })
-}
-
-/// The value of the DER element at the start of `der`, and what follows.
-fn tlv(der: &[u8]) -> Option<(&[u8], &[u8])> {
-    let first = *der.get(1)?;
-    let (len, header) = if first < 0x80 {
-        (usize::from(first), 2)
-    } else {
-        let n = usize::from(first & 0x7f);
-        let bytes = der.get(2..2 + n)?;
-        (
-            bytes.iter().fold(0, |a, b| (a << 8) | usize::from(*b)),
-            2 + n,
-        )
-    };
-    let end = header.checked_add(len)?;
-    Some((der.get(header..end)?, der.get(end..)?))
 }
 
 fn unhex(s: &str) -> Option<[u8; 32]> {
@@ -354,7 +341,7 @@ fn verifies(
 /// The contents of a DER `Name` without its SEQUENCE header, as webpki
 /// keeps trust-anchor subjects.
 pub(crate) fn name_value(der: &[u8]) -> &[u8] {
-    tlv(der).map_or(der, |(v, _)| v)
+    Reader::new(der).any().map_or(der, |t| t.value)
 }
 
 #[cfg(test)]

@@ -1,30 +1,31 @@
-//! Just enough DER to read an OCSP response and the signed parts of a
-//! certificate, and to write an OCSP request: tag-length-value items with
-//! one-byte tags. Every read is bounds-checked; malformed input is `None`.
+//! Just enough DER to read an OCSP response, the signed parts of a
+//! certificate and the bundled trust anchors, and to write an OCSP
+//! request: tag-length-value items with one-byte tags. Every read is
+//! bounds-checked; malformed input is `None`.
 
 /// Tags used here (universal, constructed where the type is).
-pub(super) const INTEGER: u8 = 0x02;
-pub(super) const BIT_STRING: u8 = 0x03;
-pub(super) const OCTET_STRING: u8 = 0x04;
-pub(super) const NULL: u8 = 0x05;
-pub(super) const OID: u8 = 0x06;
-pub(super) const ENUMERATED: u8 = 0x0a;
-pub(super) const GENERALIZED_TIME: u8 = 0x18;
-pub(super) const SEQUENCE: u8 = 0x30;
+pub(crate) const INTEGER: u8 = 0x02;
+pub(crate) const BIT_STRING: u8 = 0x03;
+pub(crate) const OCTET_STRING: u8 = 0x04;
+pub(crate) const NULL: u8 = 0x05;
+pub(crate) const OID: u8 = 0x06;
+pub(crate) const ENUMERATED: u8 = 0x0a;
+pub(crate) const GENERALIZED_TIME: u8 = 0x18;
+pub(crate) const SEQUENCE: u8 = 0x30;
 
 /// A context-specific tag `[n]`, constructed (EXPLICIT or a structure).
-pub(super) const fn ctx(n: u8) -> u8 {
+pub(crate) const fn ctx(n: u8) -> u8 {
     0xa0 | n
 }
 
 /// A context-specific primitive tag `[n]` (IMPLICIT over a primitive).
-pub(super) const fn ctx_prim(n: u8) -> u8 {
+pub(crate) const fn ctx_prim(n: u8) -> u8 {
     0x80 | n
 }
 
 /// One item: its tag, contents, and the whole encoding.
 #[derive(Clone, Copy)]
-pub(super) struct Tlv<'a> {
+pub(crate) struct Tlv<'a> {
     pub tag: u8,
     pub value: &'a [u8],
     pub raw: &'a [u8],
@@ -32,7 +33,7 @@ pub(super) struct Tlv<'a> {
 
 /// Reads the items of a DER sequence in turn.
 #[derive(Clone, Copy)]
-pub(super) struct Reader<'a> {
+pub(crate) struct Reader<'a> {
     rest: &'a [u8],
 }
 
@@ -92,7 +93,7 @@ impl<'a> Reader<'a> {
 /// The parts a signature covers and carries: the signed structure (whole
 /// encoding), the signature algorithm (contents of its identifier) and
 /// the signature bits. Certificates and OCSP responses share this shape.
-pub(super) struct Signed<'a> {
+pub(crate) struct Signed<'a> {
     pub tbs: Tlv<'a>,
     pub algorithm: &'a [u8],
     pub signature: &'a [u8],
@@ -116,7 +117,7 @@ impl<'a> Signed<'a> {
 }
 
 /// The bits of a BIT STRING with no unused bits (keys and signatures).
-pub(super) fn bits(t: Tlv<'_>) -> Option<&[u8]> {
+pub(crate) fn bits(t: Tlv<'_>) -> Option<&[u8]> {
     match t.value.split_first() {
         Some((0, rest)) => Some(rest),
         _ => None,
@@ -125,14 +126,14 @@ pub(super) fn bits(t: Tlv<'_>) -> Option<&[u8]> {
 
 /// A subjectPublicKeyInfo split into its algorithm (contents of the
 /// identifier) and the key bits.
-pub(super) fn spki(der: &[u8]) -> Option<(&[u8], &[u8])> {
+pub(crate) fn spki(der: &[u8]) -> Option<(&[u8], &[u8])> {
     let mut r = Reader::new(der).sequence()?;
     let algorithm = r.expect(SEQUENCE)?.value;
     Some((algorithm, bits(r.expect(BIT_STRING)?)?))
 }
 
 /// A GeneralizedTime (`YYYYMMDDHHMMSS[.f]Z`) in seconds since the epoch.
-pub(super) fn generalized_time(t: Tlv<'_>) -> Option<i64> {
+pub(crate) fn generalized_time(t: Tlv<'_>) -> Option<i64> {
     if t.tag != GENERALIZED_TIME {
         return None;
     }
@@ -162,7 +163,7 @@ fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
 }
 
 /// One item with tag `tag` around `value`.
-pub(super) fn write(tag: u8, value: &[u8]) -> Vec<u8> {
+pub(crate) fn write(tag: u8, value: &[u8]) -> Vec<u8> {
     let mut out = vec![tag];
     let len = value.len();
     if len < 0x80 {
