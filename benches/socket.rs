@@ -26,13 +26,12 @@
 
 #[path = "../tests/common/mod.rs"]
 mod common;
+#[path = "support/mod.rs"]
+mod support;
 
 use std::net::{SocketAddr, TcpStream};
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
-use std::thread;
 use std::time::{Duration, Instant};
 
 use rustls::pki_types::ServerName;
@@ -183,97 +182,17 @@ fn round(n: usize, mut echo: impl FnMut()) -> Round {
     }
     let total = start.elapsed().as_secs_f64();
     let after = ctxt_switches();
-    lat.sort_by(f64::total_cmp);
     Round {
         per_s: n as f64 / total,
-        p50: lat[n / 2],
-        p99: lat[n * 99 / 100],
+        p50: support::quantile(&mut lat, 0.5),
+        p99: support::quantile(&mut lat, 0.99),
         voluntary: (after.0 - before.0) as f64 / n as f64,
         involuntary: (after.1 - before.1) as f64 / n as f64,
     }
 }
 
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    let n = v.len();
-    if n % 2 == 1 {
-        v[n / 2]
-    } else {
-        (v[n / 2 - 1] + v[n / 2]) / 2.0
-    }
-}
-
-/// A background load for the length of one mode.
-enum Load {
-    None,
-    Spin(Arc<AtomicBool>, Vec<thread::JoinHandle<()>>),
-    Process(Child),
-}
-
-impl Load {
-    fn start(mode: &str) -> Load {
-        let stress = |args: &[&str]| {
-            let path = common::require("stress-ng", "stress-ng");
-            let child = Command::new(path)
-                .args(args)
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .unwrap();
-            // Let its workers start and take their memory.
-            thread::sleep(Duration::from_secs(2));
-            Load::Process(child)
-        };
-        match mode {
-            "quiet" => Load::None,
-            "spin" => {
-                let stop = Arc::new(AtomicBool::new(false));
-                let spinners = (0..2)
-                    .map(|_| {
-                        let stop = stop.clone();
-                        thread::spawn(move || {
-                            while !stop.load(Ordering::Relaxed) {
-                                std::hint::spin_loop();
-                            }
-                        })
-                    })
-                    .collect();
-                Load::Spin(stop, spinners)
-            }
-            "stress" => stress(&["--cpu", "2", "--vm", "1", "--vm-bytes", "256M"]),
-            "compile" => stress(&[
-                "--cpu",
-                "2",
-                "--vm",
-                "2",
-                "--vm-bytes",
-                "1G",
-                "--cache",
-                "1",
-            ]),
-            other => panic!("unknown load mode {other}: quiet, spin, stress or compile"),
-        }
-    }
-
-    fn stop(self) {
-        match self {
-            Load::None => {}
-            Load::Spin(stop, spinners) => {
-                stop.store(true, Ordering::Relaxed);
-                spinners.into_iter().for_each(|t| t.join().unwrap());
-            }
-            Load::Process(mut child) => {
-                // stress-ng ends its workers on SIGTERM; SIGKILL would
-                // leave them running.
-                let _ = Command::new("kill").arg(child.id().to_string()).status();
-                let _ = child.wait();
-            }
-        }
-    }
-}
-
 fn run_mode(mode: &str, wx: &mut Wx, raw: &mut Raw) {
-    let load = Load::start(mode);
+    let load = support::Load::parse(mode).start();
     for _ in 0..WARM_UP {
         wx.echo();
         raw_echo(raw);
@@ -288,20 +207,25 @@ fn run_mode(mode: &str, wx: &mut Wx, raw: &mut Raw) {
             w.push(round(PER_ROUND, || wx.echo()));
         }
     }
-    load.stop();
+    drop(load);
     report(mode, &w, &r);
 }
 
 fn report(mode: &str, w: &[Round], r: &[Round]) {
-    let med = |v: &[Round], f: fn(&Round) -> f64| median(v.iter().map(f).collect());
-    let ratio = |f: fn(&Round) -> f64| median(w.iter().zip(r).map(|(a, b)| f(a) / f(b)).collect());
-    let min_max = |v: &[Round], f: fn(&Round) -> f64| {
-        let x: Vec<f64> = v.iter().map(f).collect();
-        (
-            x.iter().cloned().fold(f64::MAX, f64::min),
-            x.iter().cloned().fold(0.0, f64::max),
+    let med = |v: &[Round], f: fn(&Round) -> f64| {
+        support::median(&mut v.iter().map(f).collect::<Vec<_>>())
+    };
+    let ratio = |f: fn(&Round) -> f64| {
+        support::median(
+            &mut w
+                .iter()
+                .zip(r)
+                .map(|(a, b)| f(a) / f(b))
+                .collect::<Vec<_>>(),
         )
     };
+    let min_max =
+        |v: &[Round], f: fn(&Round) -> f64| support::range(&v.iter().map(f).collect::<Vec<_>>());
     let (wlo, whi) = min_max(w, |x| x.per_s);
     let (rlo, rhi) = min_max(r, |x| x.per_s);
     println!(
