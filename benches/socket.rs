@@ -137,30 +137,6 @@ fn raw_echo(raw: &mut Raw) {
     }
 }
 
-/// Voluntary and involuntary context switches of every thread of this
-/// process so far.
-fn ctxt_switches() -> (u64, u64) {
-    let mut total = (0, 0);
-    for task in std::fs::read_dir("/proc/self/task").unwrap().flatten() {
-        let Ok(status) = std::fs::read_to_string(task.path().join("status")) else {
-            continue;
-        };
-        for line in status.lines() {
-            let field = |name: &str| {
-                line.strip_prefix(name)
-                    .and_then(|v| v.trim().parse::<u64>().ok())
-            };
-            if let Some(v) = field("voluntary_ctxt_switches:") {
-                total.0 += v;
-            }
-            if let Some(v) = field("nonvoluntary_ctxt_switches:") {
-                total.1 += v;
-            }
-        }
-    }
-    total
-}
-
 /// One round of one side.
 #[derive(Clone, Copy)]
 struct Round {
@@ -173,7 +149,7 @@ struct Round {
 
 fn round(n: usize, mut echo: impl FnMut()) -> Round {
     let mut lat = Vec::with_capacity(n);
-    let before = ctxt_switches();
+    let before = common::procfs::context_switches();
     let start = Instant::now();
     for _ in 0..n {
         let t = Instant::now();
@@ -181,7 +157,7 @@ fn round(n: usize, mut echo: impl FnMut()) -> Round {
         lat.push(t.elapsed().as_secs_f64() * 1e6);
     }
     let total = start.elapsed().as_secs_f64();
-    let after = ctxt_switches();
+    let after = common::procfs::context_switches();
     Round {
         per_s: n as f64 / total,
         p50: support::quantile(&mut lat, 0.5),

@@ -16,7 +16,8 @@
 //!   nginx, tinyproxy) on a free port, killed on drop; [`require`] fails a
 //!   test whose program is missing, naming its Debian package.
 //! - `procfs.rs`: this process's `/proc/self` counters: `threads()`,
-//!   `fds()`, `rss_kib()`, `peak_rss_kib()` and names for failure messages.
+//!   `fds()`, `rss_kib()`, `peak_rss_kib()`, `context_switches()` and
+//!   names for failure messages; `rss_kib_of(pid)` for a child.
 //! - `util.rs`: [`watchdog`], [`eventually`], [`TempDir`], [`pattern`],
 //!   [`sha256_hex`], [`parse_multipart`].
 //! - `child.rs`: [`run_child`], one test of the binary run again in a
