@@ -30,12 +30,11 @@ mod common;
 mod support;
 
 use std::net::{SocketAddr, TcpStream};
-use std::sync::Arc;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use rustls::pki_types::ServerName;
-use rustls::{ClientConfig, ClientConnection, RootCertStore, StreamOwned};
+use rustls::{ClientConnection, StreamOwned};
 use tungstenite::{Message, WebSocket};
 
 const PAYLOAD: &str = "0123456789abcdef0123456789abcdef";
@@ -75,18 +74,10 @@ fn echo_server(pki: &common::TestPki) -> common::Program {
 type Raw = WebSocket<StreamOwned<ClientConnection, TcpStream>>;
 
 fn raw_client(pki: &common::TestPki, addr: SocketAddr) -> Raw {
-    let mut roots = RootCertStore::empty();
-    roots.add(pki.ca_der().into()).unwrap();
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let config = ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_root_certificates(roots)
-        .with_no_client_auth();
     let tcp = TcpStream::connect(addr).unwrap();
     tcp.set_nodelay(true).unwrap();
     let name = ServerName::try_from(HOST).unwrap();
-    let conn = ClientConnection::new(Arc::new(config), name).unwrap();
+    let conn = ClientConnection::new(pki.client_config(), name).unwrap();
     let url = format!("wss://{HOST}/");
     let (ws, _) = tungstenite::client::client(url, StreamOwned::new(conn, tcp)).unwrap();
     ws
@@ -200,33 +191,23 @@ fn report(mode: &str, w: &[Round], r: &[Round]) {
                 .collect::<Vec<_>>(),
         )
     };
-    let min_max =
-        |v: &[Round], f: fn(&Round) -> f64| support::range(&v.iter().map(f).collect::<Vec<_>>());
-    let (wlo, whi) = min_max(w, |x| x.per_s);
-    let (rlo, rhi) = min_max(r, |x| x.per_s);
-    println!(
-        "{mode:>7}: wxnet {:.1} k msg/s ({:.1}-{:.1}), p50 {:.0} us, p99 {:.0} us, \
-         ctx/msg {:.2} vol + {:.2} invol",
-        med(w, |x| x.per_s) / 1e3,
-        wlo / 1e3,
-        whi / 1e3,
-        med(w, |x| x.p50),
-        med(w, |x| x.p99),
-        med(w, |x| x.voluntary),
-        med(w, |x| x.involuntary),
-    );
-    println!(
-        "{:>7}  raw   {:.1} k msg/s ({:.1}-{:.1}), p50 {:.0} us, p99 {:.0} us, \
-         ctx/msg {:.2} vol + {:.2} invol",
-        "",
-        med(r, |x| x.per_s) / 1e3,
-        rlo / 1e3,
-        rhi / 1e3,
-        med(r, |x| x.p50),
-        med(r, |x| x.p99),
-        med(r, |x| x.voluntary),
-        med(r, |x| x.involuntary),
-    );
+    for (lead, name, v) in [
+        (format!("{mode:>7}:"), "wxnet", w),
+        (" ".repeat(8), "raw  ", r),
+    ] {
+        let (lo, hi) = support::range(&v.iter().map(|x| x.per_s).collect::<Vec<_>>());
+        println!(
+            "{lead} {name} {:.1} k msg/s ({:.1}-{:.1}), p50 {:.0} us, p99 {:.0} us, \
+             ctx/msg {:.2} vol + {:.2} invol",
+            med(v, |x| x.per_s) / 1e3,
+            lo / 1e3,
+            hi / 1e3,
+            med(v, |x| x.p50),
+            med(v, |x| x.p99),
+            med(v, |x| x.voluntary),
+            med(v, |x| x.involuntary),
+        );
+    }
     println!(
         "{:>7}  ratio throughput {:.3}x, p50 {:.2}x, p99 {:.2}x (medians of {} per-round ratios)",
         "",
