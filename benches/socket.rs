@@ -63,11 +63,14 @@ fn echo_server(pki: &common::TestPki) -> common::Program {
     let id = pki.identity(&[HOST]);
     common::Program::start("/usr/bin/python3", "python3-websockets", |port, dir| {
         std::fs::write(dir.join("echo.py"), SERVER).unwrap();
-        std::fs::write(dir.join("cert.pem"), &id.cert_pem).unwrap();
-        std::fs::write(dir.join("key.pem"), &id.key_pem).unwrap();
-        ["echo.py", &port.to_string(), "cert.pem", "key.pem"]
-            .map(String::from)
-            .to_vec()
+        let (cert, key) = pki.write_pem(&id, dir, "leaf");
+        let (cert, key) = (cert.display(), key.display());
+        vec![
+            "echo.py".into(),
+            port.to_string(),
+            cert.to_string(),
+            key.to_string(),
+        ]
     })
 }
 

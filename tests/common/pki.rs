@@ -235,7 +235,7 @@ impl TestPki {
     /// A leaf for `names` with a `key` made by the `openssl` command line
     /// and signed by this CA with `digest` (`sha256`, `sha1`): the RSA
     /// keys, short keys and SHA-1 signatures rcgen will not make. Valid
-    /// from yesterday for 30 days, with serverAuth.
+    /// from now for 30 days, with serverAuth.
     pub fn openssl_leaf(&self, names: &[&str], key: LeafKey, digest: &str) -> Identity {
         let openssl = super::require("openssl", "openssl");
         let dir = super::TempDir::new("openssl-leaf");
