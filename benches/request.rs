@@ -36,7 +36,7 @@ fn round(call: Arc<dyn Fn() + Send + Sync>, per_caller: usize) -> (f64, f64, f64
                     .map(|_| {
                         let t0 = Instant::now();
                         call();
-                        t0.elapsed()
+                        t0.elapsed().as_secs_f64() * 1e6
                     })
                     .collect::<Vec<_>>()
             })
@@ -44,14 +44,16 @@ fn round(call: Arc<dyn Fn() + Send + Sync>, per_caller: usize) -> (f64, f64, f64
         .collect();
     start.wait();
     let t0 = Instant::now();
-    let mut all: Vec<Duration> = threads
+    let mut all: Vec<f64> = threads
         .into_iter()
         .flat_map(|t| t.join().unwrap())
         .collect();
     let rate = all.len() as f64 / t0.elapsed().as_secs_f64();
-    all.sort();
-    let at = |q: f64| all[((all.len() - 1) as f64 * q) as usize].as_secs_f64() * 1e6;
-    (rate, at(0.50), at(0.99))
+    (
+        rate,
+        support::quantile(&mut all, 0.50),
+        support::quantile(&mut all, 0.99),
+    )
 }
 
 fn main() {
@@ -147,10 +149,7 @@ fn callback_start(client: &wxnet::Client) {
             returned.push(r.as_secs_f64() * 1e6);
         }
     }
-    let q = |v: &mut Vec<f64>, p: f64| {
-        v.sort_by(|a, b| a.total_cmp(b));
-        v[((v.len() - 1) as f64 * p) as usize]
-    };
+    let q = support::quantile;
     println!(
         "| callback call start, one at a time (2,000) | call → success p50 {:.0} µs, p99 {:.0} µs; \
          `request` returns in p50 {:.1} µs | waited call p50 {:.0} µs, p99 {:.0} µs | p50 {:.2}× |",

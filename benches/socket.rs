@@ -26,17 +26,15 @@
 
 #[path = "../tests/common/mod.rs"]
 mod common;
+#[path = "support/mod.rs"]
+mod support;
 
 use std::net::{SocketAddr, TcpStream};
-use std::process::{Child, Command, Stdio};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
-use std::thread;
 use std::time::{Duration, Instant};
 
 use rustls::pki_types::ServerName;
-use rustls::{ClientConfig, ClientConnection, RootCertStore, StreamOwned};
+use rustls::{ClientConnection, StreamOwned};
 use tungstenite::{Message, WebSocket};
 
 const PAYLOAD: &str = "0123456789abcdef0123456789abcdef";
@@ -65,29 +63,24 @@ fn echo_server(pki: &common::TestPki) -> common::Program {
     let id = pki.identity(&[HOST]);
     common::Program::start("/usr/bin/python3", "python3-websockets", |port, dir| {
         std::fs::write(dir.join("echo.py"), SERVER).unwrap();
-        std::fs::write(dir.join("cert.pem"), &id.cert_pem).unwrap();
-        std::fs::write(dir.join("key.pem"), &id.key_pem).unwrap();
-        ["echo.py", &port.to_string(), "cert.pem", "key.pem"]
-            .map(String::from)
-            .to_vec()
+        let (cert, key) = pki.write_pem(&id, dir, "leaf");
+        let (cert, key) = (cert.display(), key.display());
+        vec![
+            "echo.py".into(),
+            port.to_string(),
+            cert.to_string(),
+            key.to_string(),
+        ]
     })
 }
 
 type Raw = WebSocket<StreamOwned<ClientConnection, TcpStream>>;
 
 fn raw_client(pki: &common::TestPki, addr: SocketAddr) -> Raw {
-    let mut roots = RootCertStore::empty();
-    roots.add(pki.ca_der().into()).unwrap();
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let config = ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_root_certificates(roots)
-        .with_no_client_auth();
     let tcp = TcpStream::connect(addr).unwrap();
     tcp.set_nodelay(true).unwrap();
     let name = ServerName::try_from(HOST).unwrap();
-    let conn = ClientConnection::new(Arc::new(config), name).unwrap();
+    let conn = ClientConnection::new(pki.client_config(), name).unwrap();
     let url = format!("wss://{HOST}/");
     let (ws, _) = tungstenite::client::client(url, StreamOwned::new(conn, tcp)).unwrap();
     ws
@@ -138,30 +131,6 @@ fn raw_echo(raw: &mut Raw) {
     }
 }
 
-/// Voluntary and involuntary context switches of every thread of this
-/// process so far.
-fn ctxt_switches() -> (u64, u64) {
-    let mut total = (0, 0);
-    for task in std::fs::read_dir("/proc/self/task").unwrap().flatten() {
-        let Ok(status) = std::fs::read_to_string(task.path().join("status")) else {
-            continue;
-        };
-        for line in status.lines() {
-            let field = |name: &str| {
-                line.strip_prefix(name)
-                    .and_then(|v| v.trim().parse::<u64>().ok())
-            };
-            if let Some(v) = field("voluntary_ctxt_switches:") {
-                total.0 += v;
-            }
-            if let Some(v) = field("nonvoluntary_ctxt_switches:") {
-                total.1 += v;
-            }
-        }
-    }
-    total
-}
-
 /// One round of one side.
 #[derive(Clone, Copy)]
 struct Round {
@@ -174,7 +143,7 @@ struct Round {
 
 fn round(n: usize, mut echo: impl FnMut()) -> Round {
     let mut lat = Vec::with_capacity(n);
-    let before = ctxt_switches();
+    let before = common::procfs::context_switches();
     let start = Instant::now();
     for _ in 0..n {
         let t = Instant::now();
@@ -182,98 +151,18 @@ fn round(n: usize, mut echo: impl FnMut()) -> Round {
         lat.push(t.elapsed().as_secs_f64() * 1e6);
     }
     let total = start.elapsed().as_secs_f64();
-    let after = ctxt_switches();
-    lat.sort_by(f64::total_cmp);
+    let after = common::procfs::context_switches();
     Round {
         per_s: n as f64 / total,
-        p50: lat[n / 2],
-        p99: lat[n * 99 / 100],
+        p50: support::quantile(&mut lat, 0.5),
+        p99: support::quantile(&mut lat, 0.99),
         voluntary: (after.0 - before.0) as f64 / n as f64,
         involuntary: (after.1 - before.1) as f64 / n as f64,
     }
 }
 
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    let n = v.len();
-    if n % 2 == 1 {
-        v[n / 2]
-    } else {
-        (v[n / 2 - 1] + v[n / 2]) / 2.0
-    }
-}
-
-/// A background load for the length of one mode.
-enum Load {
-    None,
-    Spin(Arc<AtomicBool>, Vec<thread::JoinHandle<()>>),
-    Process(Child),
-}
-
-impl Load {
-    fn start(mode: &str) -> Load {
-        let stress = |args: &[&str]| {
-            let path = common::require("stress-ng", "stress-ng");
-            let child = Command::new(path)
-                .args(args)
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .unwrap();
-            // Let its workers start and take their memory.
-            thread::sleep(Duration::from_secs(2));
-            Load::Process(child)
-        };
-        match mode {
-            "quiet" => Load::None,
-            "spin" => {
-                let stop = Arc::new(AtomicBool::new(false));
-                let spinners = (0..2)
-                    .map(|_| {
-                        let stop = stop.clone();
-                        thread::spawn(move || {
-                            while !stop.load(Ordering::Relaxed) {
-                                std::hint::spin_loop();
-                            }
-                        })
-                    })
-                    .collect();
-                Load::Spin(stop, spinners)
-            }
-            "stress" => stress(&["--cpu", "2", "--vm", "1", "--vm-bytes", "256M"]),
-            "compile" => stress(&[
-                "--cpu",
-                "2",
-                "--vm",
-                "2",
-                "--vm-bytes",
-                "1G",
-                "--cache",
-                "1",
-            ]),
-            other => panic!("unknown load mode {other}: quiet, spin, stress or compile"),
-        }
-    }
-
-    fn stop(self) {
-        match self {
-            Load::None => {}
-            Load::Spin(stop, spinners) => {
-                stop.store(true, Ordering::Relaxed);
-                spinners.into_iter().for_each(|t| t.join().unwrap());
-            }
-            Load::Process(mut child) => {
-                // stress-ng ends its workers on SIGTERM; SIGKILL would
-                // leave them running.
-                let _ = Command::new("kill").arg(child.id().to_string()).status();
-                let _ = child.wait();
-            }
-        }
-    }
-}
-
 fn run_mode(mode: &str, wx: &mut Wx, raw: &mut Raw) {
-    let load = Load::start(mode);
+    let load = support::Load::parse(mode).start();
     for _ in 0..WARM_UP {
         wx.echo();
         raw_echo(raw);
@@ -288,45 +177,40 @@ fn run_mode(mode: &str, wx: &mut Wx, raw: &mut Raw) {
             w.push(round(PER_ROUND, || wx.echo()));
         }
     }
-    load.stop();
+    drop(load);
     report(mode, &w, &r);
 }
 
 fn report(mode: &str, w: &[Round], r: &[Round]) {
-    let med = |v: &[Round], f: fn(&Round) -> f64| median(v.iter().map(f).collect());
-    let ratio = |f: fn(&Round) -> f64| median(w.iter().zip(r).map(|(a, b)| f(a) / f(b)).collect());
-    let min_max = |v: &[Round], f: fn(&Round) -> f64| {
-        let x: Vec<f64> = v.iter().map(f).collect();
-        (
-            x.iter().cloned().fold(f64::MAX, f64::min),
-            x.iter().cloned().fold(0.0, f64::max),
+    let med = |v: &[Round], f: fn(&Round) -> f64| {
+        support::median(&mut v.iter().map(f).collect::<Vec<_>>())
+    };
+    let ratio = |f: fn(&Round) -> f64| {
+        support::median(
+            &mut w
+                .iter()
+                .zip(r)
+                .map(|(a, b)| f(a) / f(b))
+                .collect::<Vec<_>>(),
         )
     };
-    let (wlo, whi) = min_max(w, |x| x.per_s);
-    let (rlo, rhi) = min_max(r, |x| x.per_s);
-    println!(
-        "{mode:>7}: wxnet {:.1} k msg/s ({:.1}-{:.1}), p50 {:.0} us, p99 {:.0} us, \
-         ctx/msg {:.2} vol + {:.2} invol",
-        med(w, |x| x.per_s) / 1e3,
-        wlo / 1e3,
-        whi / 1e3,
-        med(w, |x| x.p50),
-        med(w, |x| x.p99),
-        med(w, |x| x.voluntary),
-        med(w, |x| x.involuntary),
-    );
-    println!(
-        "{:>7}  raw   {:.1} k msg/s ({:.1}-{:.1}), p50 {:.0} us, p99 {:.0} us, \
-         ctx/msg {:.2} vol + {:.2} invol",
-        "",
-        med(r, |x| x.per_s) / 1e3,
-        rlo / 1e3,
-        rhi / 1e3,
-        med(r, |x| x.p50),
-        med(r, |x| x.p99),
-        med(r, |x| x.voluntary),
-        med(r, |x| x.involuntary),
-    );
+    for (lead, name, v) in [
+        (format!("{mode:>7}:"), "wxnet", w),
+        (" ".repeat(8), "raw  ", r),
+    ] {
+        let (lo, hi) = support::range(&v.iter().map(|x| x.per_s).collect::<Vec<_>>());
+        println!(
+            "{lead} {name} {:.1} k msg/s ({:.1}-{:.1}), p50 {:.0} us, p99 {:.0} us, \
+             ctx/msg {:.2} vol + {:.2} invol",
+            med(v, |x| x.per_s) / 1e3,
+            lo / 1e3,
+            hi / 1e3,
+            med(v, |x| x.p50),
+            med(v, |x| x.p99),
+            med(v, |x| x.voluntary),
+            med(v, |x| x.involuntary),
+        );
+    }
     println!(
         "{:>7}  ratio throughput {:.3}x, p50 {:.2}x, p99 {:.2}x (medians of {} per-round ratios)",
         "",

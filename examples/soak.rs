@@ -121,17 +121,6 @@ fn start_servers() -> Servers {
     }
 }
 
-fn child_rss_kib(pid: u32) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find_map(|l| l.strip_prefix("VmRSS:"))
-                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        })
-        .unwrap_or(0)
-}
-
 fn builder(s: &Servers, dir: &std::path::Path) -> ClientBuilder {
     let mut b = Client::builder()
         .app_id("wxtest")
@@ -345,7 +334,7 @@ fn run(minutes: u64) {
             thr.1,
             fds.0,
             fds.1,
-            child_rss_kib(servers.child.id()),
+            procfs::rss_kib_of(servers.child.id()).unwrap_or(0),
         );
         std::io::stdout().flush().unwrap();
     }

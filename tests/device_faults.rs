@@ -18,7 +18,7 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
 use common::child::{self, is_child};
-use common::{Flapper, HttpServer, TempDir, TestPki, WsServer, procfs, watchdog};
+use common::{Flapper, HttpServer, TempDir, TestPki, WsServer, files_in, procfs, watchdog};
 use wxnet::{
     Client, ClientBuilder, ConnectSocketOptions, DownloadFileOptions, ErrorKind, Method,
     RequestOptions, SocketClose, SocketMessage,
@@ -194,17 +194,6 @@ fn download(client: &Client, url: &str, to: Option<&Path>) -> (wxnet::Result<()>
     (r, ends)
 }
 
-fn files(dir: &Path) -> Vec<String> {
-    let mut v: Vec<String> = std::fs::read_dir(dir)
-        .map(|d| {
-            d.map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-                .collect()
-        })
-        .unwrap_or_default();
-    v.sort();
-    v
-}
-
 const OLD: &[u8] = b"the file that was here before";
 
 /// A download that hits the file-size limit (`RLIMIT_FSIZE`, SIGXFSZ
@@ -254,9 +243,9 @@ fn file_size_child() {
         assert_eq!(io_source(&e).raw_os_error(), Some(27));
         ends.assert_ended("fail");
         assert_eq!(std::fs::read(&keep).unwrap(), OLD, "the old file is intact");
-        let left: Vec<String> = files(&dir).into_iter().filter(|f| f != "dl").collect();
+        let left: Vec<String> = files_in(&dir).into_iter().filter(|f| f != "dl").collect();
         assert_eq!(left, ["keep.bin"], "no partial file");
-        assert!(files(&dir.join("dl")).is_empty(), "no partial file");
+        assert!(files_in(&dir.join("dl")).is_empty(), "no partial file");
     }
     let pid = std::process::id().to_string();
     let lifted = Command::new("prlimit")
@@ -332,7 +321,10 @@ fn a_download_onto_a_full_disk_fails_and_leaves_no_file() {
             assert_eq!(io_source(&e).raw_os_error(), Some(28));
             ends.assert_ended("fail");
             assert_eq!(std::fs::read(&keep).unwrap(), OLD);
-            assert!(files(&dir.path().join("dl")).is_empty(), "no partial file");
+            assert!(
+                files_in(&dir.path().join("dl")).is_empty(),
+                "no partial file"
+            );
         }
         let (r, ends) = download(&client, "https://dl.example.com/small", Some(&keep));
         r.unwrap();
@@ -376,7 +368,7 @@ fn download_paths_that_cannot_be_written_fail_with_the_system_text() {
             assert_eq!(e.err_msg(), format!("downloadFile:fail file error: {text}"));
             io_source(&e);
             ends.assert_ended("fail");
-            assert_eq!(files(dir.path()), ["a-file"], "nothing created");
+            assert_eq!(files_in(dir.path()), ["a-file"], "nothing created");
         }
     });
 }

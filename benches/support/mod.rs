@@ -1,7 +1,7 @@
-//! What the request and transfer benchmarks and the `instructions`
-//! example share: nginx as the server in its own process, the two clients
-//! (wxnet, and the raw stack a script would use: a ureq Agent, serde_json,
-//! a hand-made multipart body), background load, and the statistics.
+//! What the benchmarks and the `instructions` example share: nginx as the
+//! server in its own process, the two clients (wxnet, and the raw stack a
+//! script would use: a ureq Agent, serde_json, a hand-made multipart
+//! body), background load, and the statistics.
 //!
 //! Include it after `tests/common`:
 //!
@@ -231,16 +231,25 @@ pub enum Load {
     Spin,
     /// `stress-ng --cpu 2 --vm 1 --vm-bytes 256M` beside it.
     Stress,
+    /// `stress-ng --cpu 2 --vm 2 --vm-bytes 1G --cache 1`: CPU and memory
+    /// hogs on every core, like two compiles.
+    Compile,
 }
 
 impl Load {
     /// `--load none|spin|stress` among the program's arguments.
     pub fn from_args() -> Load {
-        match arg_value("--load").as_deref() {
-            None | Some("none") => Load::None,
-            Some("spin") => Load::Spin,
-            Some("stress") => Load::Stress,
-            Some(other) => panic!("--load must be none, spin or stress, not {other}"),
+        arg_value("--load").map_or(Load::None, |name| Load::parse(&name))
+    }
+
+    /// A load by name: `none` (or `quiet`), `spin`, `stress`, `compile`.
+    pub fn parse(name: &str) -> Load {
+        match name {
+            "none" | "quiet" => Load::None,
+            "spin" => Load::Spin,
+            "stress" => Load::Stress,
+            "compile" => Load::Compile,
+            other => panic!("the load must be none, spin, stress or compile, not {other}"),
         }
     }
 
@@ -265,16 +274,33 @@ impl Load {
                     }));
                 }
             }
-            Load::Stress => {
+            Load::Stress | Load::Compile => {
+                let args: &[&str] = if self == Load::Stress {
+                    &["--cpu", "2", "--vm", "1", "--vm-bytes", "256M"]
+                } else {
+                    &[
+                        "--cpu",
+                        "2",
+                        "--vm",
+                        "2",
+                        "--vm-bytes",
+                        "1G",
+                        "--cache",
+                        "1",
+                    ]
+                };
                 let path = common::require("stress-ng", "stress-ng");
                 let child = Command::new(path)
-                    .args(["--cpu", "2", "--vm", "1", "--vm-bytes", "256M", "--quiet"])
+                    .args(args)
+                    .arg("--quiet")
                     .stdin(Stdio::null())
                     .stdout(Stdio::null())
                     .stderr(Stdio::null())
                     .spawn()
                     .expect("start stress-ng");
                 guard.stress = Some(child);
+                // Let its workers start and take their memory.
+                std::thread::sleep(std::time::Duration::from_secs(2));
             }
         }
         guard
@@ -327,6 +353,13 @@ pub fn median(v: &mut [f64]) -> f64 {
     } else {
         (v[n / 2 - 1] + v[n / 2]) / 2.0
     }
+}
+
+/// The value at quantile `q` (0 to 1) of `v` (sorted in place), the
+/// nearest rank below.
+pub fn quantile(v: &mut [f64], q: f64) -> f64 {
+    v.sort_by(|a, b| a.total_cmp(b));
+    v[((v.len() - 1) as f64 * q) as usize]
 }
 
 /// Smallest and largest of `v`.

@@ -16,9 +16,10 @@
 //!   nginx, tinyproxy) on a free port, killed on drop; [`require`] fails a
 //!   test whose program is missing, naming its Debian package.
 //! - `procfs.rs`: this process's `/proc/self` counters: `threads()`,
-//!   `fds()`, `rss_kib()`, `peak_rss_kib()` and names for failure messages.
-//! - `util.rs`: [`watchdog`], [`eventually`], [`TempDir`], [`pattern`],
-//!   [`sha256_hex`], [`parse_multipart`].
+//!   `fds()`, `rss_kib()`, `peak_rss_kib()`, `context_switches()` and
+//!   names for failure messages; `rss_kib_of(pid)` for a child.
+//! - `util.rs`: [`watchdog`], [`eventually`], [`TempDir`], [`files_in`],
+//!   [`pattern`], [`sha256_hex`], [`parse_multipart`].
 //! - `child.rs`: [`run_child`], one test of the binary run again in a
 //!   child process (under `prlimit` or another wrapper) with a watchdog.
 //! - `flap.rs`: [`Flapper`], a TCP relay that drops its connections, stops
@@ -65,5 +66,7 @@ pub use openssl::SServer;
 pub use pki::{Identity, LeafKey, LeafSpec, TestPki};
 pub use process::{Program, require, tinyproxy};
 pub use tcp::{Blackhole, RawServer, blackhole};
-pub use util::{Part, TempDir, eventually, parse_multipart, pattern, sha256_hex, watchdog};
+pub use util::{
+    Part, TempDir, eventually, files_in, parse_multipart, pattern, sha256_hex, watchdog,
+};
 pub use ws::{ServerWs, Upgrade, WsServer, server_frame, write_raw};

@@ -11,9 +11,9 @@ use rcgen::{
     BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
     KeyUsagePurpose,
 };
-use rustls::ServerConfig;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+use rustls::{ClientConfig, RootCertStore, ServerConfig};
 
 /// The key of a leaf made by [`TestPki::openssl_leaf`].
 #[derive(Clone, Copy, Debug)]
@@ -235,7 +235,7 @@ impl TestPki {
     /// A leaf for `names` with a `key` made by the `openssl` command line
     /// and signed by this CA with `digest` (`sha256`, `sha1`): the RSA
     /// keys, short keys and SHA-1 signatures rcgen will not make. Valid
-    /// from yesterday for 30 days, with serverAuth.
+    /// from now for 30 days, with serverAuth.
     pub fn openssl_leaf(&self, names: &[&str], key: LeafKey, digest: &str) -> Identity {
         let openssl = super::require("openssl", "openssl");
         let dir = super::TempDir::new("openssl-leaf");
@@ -319,6 +319,20 @@ impl TestPki {
             .with_single_cert(id.chain.clone(), id.key.clone_key())
             .unwrap();
         config.alpn_protocols = vec![b"http/1.1".to_vec()];
+        Arc::new(config)
+    }
+
+    /// A rustls client that trusts this CA alone: the raw clients of the
+    /// tests and benchmarks.
+    pub fn client_config(&self) -> Arc<ClientConfig> {
+        let mut roots = RootCertStore::empty();
+        roots.add(CertificateDer::from(self.ca_der())).unwrap();
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let config = ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_root_certificates(roots)
+            .with_no_client_auth();
         Arc::new(config)
     }
 }

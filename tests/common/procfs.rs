@@ -1,5 +1,6 @@
 //! This process's own counters, read from `/proc/self`: threads, open file
-//! descriptors and resident memory. A test that compares them before and
+//! descriptors, resident memory and context switches (and the resident
+//! memory of a child process). A test that compares them before and
 //! after needs a test binary of its own, or other tests move the counts.
 
 use std::path::Path;
@@ -52,14 +53,39 @@ pub fn fd_targets() -> Vec<String> {
     v
 }
 
-/// A `kB` field of `/proc/self/status`, such as `VmRSS` or `RssAnon`.
-pub fn status_kib(field: &str) -> u64 {
-    let status = std::fs::read_to_string(Path::new("/proc/self/status")).unwrap();
+/// A number field of a `/proc/.../status` text, its `kB` unit dropped.
+fn status_field(status: &str, field: &str) -> Option<u64> {
     status
         .lines()
         .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap_or_else(|| panic!("no {field} in /proc/self/status"))
+}
+
+/// A `kB` field of `/proc/self/status`, such as `VmRSS` or `RssAnon`.
+pub fn status_kib(field: &str) -> u64 {
+    let status = std::fs::read_to_string(Path::new("/proc/self/status")).unwrap();
+    status_field(&status, field).unwrap_or_else(|| panic!("no {field} in /proc/self/status"))
+}
+
+/// Resident memory of another process `pid` now, in KiB; `None` once it
+/// has gone.
+pub fn rss_kib_of(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status_field(&status, "VmRSS")
+}
+
+/// Voluntary and involuntary context switches of every thread of this
+/// process so far (threads that have ended are not counted).
+pub fn context_switches() -> (u64, u64) {
+    let mut total = (0, 0);
+    for task in std::fs::read_dir("/proc/self/task").unwrap().flatten() {
+        let Ok(status) = std::fs::read_to_string(task.path().join("status")) else {
+            continue;
+        };
+        total.0 += status_field(&status, "voluntary_ctxt_switches").unwrap_or(0);
+        total.1 += status_field(&status, "nonvoluntary_ctxt_switches").unwrap_or(0);
+    }
+    total
 }
 
 /// Resident memory now, in KiB.

@@ -74,13 +74,21 @@ impl TempDir {
 
     /// The names of the files in the directory, sorted.
     pub fn files(&self) -> Vec<String> {
-        let mut v: Vec<String> = std::fs::read_dir(&self.0)
-            .unwrap()
-            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-            .collect();
-        v.sort();
-        v
+        assert!(self.0.is_dir(), "{} is gone", self.0.display());
+        files_in(&self.0)
     }
+}
+
+/// The names of the files in `dir`, sorted; none when there is no `dir`.
+pub fn files_in(dir: &std::path::Path) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(dir)
+        .map(|d| {
+            d.map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    v.sort();
+    v
 }
 
 impl Drop for TempDir {
