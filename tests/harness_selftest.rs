@@ -11,26 +11,13 @@ use std::time::{Duration, Instant};
 use common::{
     Conn, HttpServer, Program, RawServer, Request, TestPki, eventually, require, watchdog,
 };
-use rustls::pki_types::{CertificateDer, ServerName};
-use rustls::{CertificateError, ClientConfig, ClientConnection, RootCertStore, StreamOwned};
+use rustls::pki_types::ServerName;
+use rustls::{CertificateError, ClientConfig, ClientConnection, StreamOwned};
 
 const HOST: &str = "api.example.com";
 const LIMIT: Duration = Duration::from_secs(2);
 
 type Client = BufReader<StreamOwned<ClientConnection, TcpStream>>;
-
-/// A client that trusts the test CA alone, as wxnet's tests do.
-fn client_config(pki: &TestPki) -> Arc<ClientConfig> {
-    let mut roots = RootCertStore::empty();
-    roots.add(CertificateDer::from(pki.ca_der())).unwrap();
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let config = ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    Arc::new(config)
-}
 
 /// TCP to `addr`, TLS for `HOST`, handshake done (or its error).
 fn connect(config: &Arc<ClientConfig>, addr: SocketAddr) -> io::Result<Client> {
@@ -112,7 +99,7 @@ fn keep_alive_serves_two_requests_on_one_connection() {
     watchdog(LIMIT, || {
         let pki = TestPki::new();
         let server = HttpServer::start(pki.server_config(&pki.identity(&[HOST])), echo_path);
-        let mut c = connect(&client_config(&pki), server.addr()).unwrap();
+        let mut c = connect(&pki.client_config(), server.addr()).unwrap();
         send(
             &mut c,
             b"GET /one?q=1 HTTP/1.1\r\nHost: api.example.com\r\nX-Twice: a\r\nx-twice: b\r\n\r\n",
@@ -158,7 +145,7 @@ fn chunked_and_sized_bodies_are_parsed() {
         let server = HttpServer::start(pki.server_config(&pki.identity(&[HOST])), |r, c| {
             c.respond(200, &[], r.body.len().to_string().as_bytes())
         });
-        let mut c = connect(&client_config(&pki), server.addr()).unwrap();
+        let mut c = connect(&pki.client_config(), server.addr()).unwrap();
         // A chunk extension, a multi-digit hex size and a trailer.
         let mut post = b"POST /up HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n\
             5;ext=1\r\nhello\r\n"
@@ -198,7 +185,7 @@ fn max_concurrent_requests_counts_handlers_running_together() {
             inside.wait();
             c.respond(200, &[], b"ok");
         });
-        let config = client_config(&pki);
+        let config = pki.client_config();
         let clients: Vec<_> = (0..3)
             .map(|i| {
                 let (config, addr) = (config.clone(), server.addr());
@@ -246,7 +233,7 @@ fn handshake_error(config: &Arc<ClientConfig>, addr: SocketAddr) -> rustls::Erro
 fn bad_identities_fail_the_client_handshake_with_certificate_errors() {
     watchdog(LIMIT, || {
         let pki = TestPki::new();
-        let config = client_config(&pki);
+        let config = pki.client_config();
 
         let expired =
             HttpServer::start(pki.server_config(&pki.expired_identity(&[HOST])), echo_path);
@@ -313,7 +300,7 @@ fn head_and_204_responses_carry_no_body_so_keep_alive_survives() {
             let status = if r.path == "/204" { 204 } else { 200 };
             c.respond(status, &[], b"body")
         });
-        let mut c = connect(&client_config(&pki), server.addr()).unwrap();
+        let mut c = connect(&pki.client_config(), server.addr()).unwrap();
         send(&mut c, b"HEAD / HTTP/1.1\r\nHost: x\r\n\r\n");
         let head = read_response(&mut c, true);
         send(&mut c, b"GET /204 HTTP/1.1\r\nHost: x\r\n\r\n");
@@ -346,7 +333,7 @@ fn close_reset_and_reset_hard_end_the_connection_as_documented() {
                 _ => c.reset_hard(),
             }
         });
-        let config = client_config(&pki);
+        let config = pki.client_config();
         let get = |path: &str| {
             let mut c = connect(&config, server.addr()).unwrap();
             send(
@@ -396,7 +383,7 @@ fn peer_closed_wait_sees_the_client_leave_and_keep_alive_resumes_after_a_timeout
                 c.respond(200, &[], b"still here");
             }
         });
-        let config = client_config(&pki);
+        let config = pki.client_config();
 
         let mut c = connect(&config, server.addr()).unwrap();
         send(&mut c, b"GET /hold HTTP/1.1\r\nHost: x\r\n\r\n");
@@ -422,7 +409,7 @@ fn client_leaving_mid_request_or_mid_handshake_harms_nothing() {
     watchdog(LIMIT, || {
         let pki = TestPki::new();
         let server = HttpServer::start(pki.server_config(&pki.identity(&[HOST])), echo_path);
-        let config = client_config(&pki);
+        let config = pki.client_config();
         // Half a head, half a body, and a TCP connection that never
         // speaks TLS.
         let mut c = connect(&config, server.addr()).unwrap();
@@ -515,7 +502,7 @@ fn s_server(pki: &TestPki, ports: impl FnMut() -> u16) -> Program {
 
 /// What a GET on `addr` returns, up to the end of the connection.
 fn status_page(pki: &TestPki, addr: SocketAddr) -> String {
-    let mut c = connect(&client_config(pki), addr).unwrap();
+    let mut c = connect(&pki.client_config(), addr).unwrap();
     send(&mut c, b"GET / HTTP/1.0\r\n\r\n");
     let mut page = Vec::new();
     // Whether it ends with close_notify or a bare FIN is s_server's
